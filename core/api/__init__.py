@@ -1,0 +1,100 @@
+"""The HTTP API under /api/v1, its OpenAPI document, docs page and health checks."""
+
+from __future__ import annotations
+
+import logging
+from importlib.metadata import PackageNotFoundError, version
+from itertools import groupby
+from typing import Any
+
+from flask import Blueprint, Flask, Response, jsonify, render_template, request
+from sqlalchemy import text
+from werkzeug.exceptions import HTTPException
+
+from core.api import audit, programs, requests, scheduling, supporters
+from core.api.framework import ApiBlueprint, error_response
+from core.api.openapi import build
+from core.errors import PeerLineError
+from core.runtime import runtime
+
+PREFIX = "/api/v1"
+BLUEPRINTS: list[ApiBlueprint] = [programs.bp, supporters.bp, scheduling.bp, requests.bp, audit.bp]
+log = logging.getLogger(__name__)
+meta = Blueprint("meta", __name__)
+
+
+def _version() -> str:
+    try:
+        return version("peerline")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+@meta.get(f"{PREFIX}/openapi.json")
+def openapi() -> Response:
+    return jsonify(build(BLUEPRINTS, PREFIX, _version()))
+
+
+@meta.get(f"{PREFIX}/docs")
+def docs() -> str:
+    document = build(BLUEPRINTS, PREFIX, _version())
+    rows = [(op["tags"][0], path, method, op) for path, item in document["paths"].items()
+            for method, op in item.items()]
+    rows.sort(key=lambda r: r[0])
+    groups = [(tag, [(p, m, o) for _, p, m, o in items]) for tag, items in groupby(rows, key=lambda r: r[0])]
+    return render_template("api_docs.html", groups=groups, prefix=PREFIX, version=_version())
+
+
+@meta.get("/healthz")
+def healthz() -> Response:
+    return jsonify({"status": "ok"})
+
+
+@meta.get("/readyz")
+def readyz() -> tuple[Response, int]:
+    try:
+        with runtime().engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except Exception:
+        log.warning("readiness check: database unreachable")
+        return jsonify({"status": "unavailable", "database": "unreachable"}), 503
+    return jsonify({"status": "ready", "database": "ok"}), 200
+
+
+def _handle_domain_error(error: PeerLineError) -> tuple[Response, int]:
+    return error_response(error)
+
+
+def _handle_http_error(error: HTTPException) -> Any:
+    if not request.path.startswith(PREFIX):
+        return error
+    code = (error.name or "error").lower().replace(" ", "_")
+    problem = PeerLineError(error.description or error.name)
+    problem.status, problem.code = error.code or 500, code
+    return error_response(problem)
+
+
+def _handle_unexpected(error: Exception) -> tuple[Response, int]:
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    problem = PeerLineError("something went wrong on our side; nothing was changed")
+    problem.status, problem.code = 500, "internal_error"
+    return error_response(problem)
+
+
+def _security_headers(response: Response) -> Response:
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    if request.path.startswith(PREFIX):
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def init_app(app: Flask) -> None:
+    for blueprint in BLUEPRINTS:
+        app.register_blueprint(blueprint, url_prefix=PREFIX)
+    app.register_blueprint(meta)
+    app.register_error_handler(PeerLineError, _handle_domain_error)
+    app.register_error_handler(HTTPException, _handle_http_error)
+    app.register_error_handler(Exception, _handle_unexpected)
+    app.after_request(_security_headers)

@@ -1,0 +1,148 @@
+"""Routes whose pydantic models both validate requests and write the OpenAPI document."""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, get_args, get_origin
+
+from flask import Blueprint, Response, jsonify, request
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from core.api.auth import authenticate
+from core.errors import PeerLineError, ValidationFailed
+
+ANONYMOUS = "anonymous"
+REQUESTER = "requester"
+
+
+class MalformedJson(PeerLineError):
+    code = "malformed_json"
+
+
+class UnsupportedMediaType(PeerLineError):
+    status = 415
+    code = "unsupported_media_type"
+
+
+@dataclass(frozen=True)
+class Operation:
+    rule: str
+    method: str
+    summary: str
+    tag: str
+    body: type[BaseModel] | None
+    query: type[BaseModel] | None
+    response: Any
+    status: int
+    roles: frozenset[str]
+    errors: tuple[int, ...]
+
+
+class ApiBlueprint(Blueprint):
+    """A Flask blueprint that records each operation for the OpenAPI document."""
+
+    def __init__(self, name: str, import_name: str, *, tag: str) -> None:
+        super().__init__(name, import_name)
+        self.tag = tag
+        self.operations: list[Operation] = []
+
+    def operation(
+        self,
+        method: str,
+        rule: str,
+        *,
+        summary: str,
+        roles: set[str] | frozenset[str],
+        body: type[BaseModel] | None = None,
+        query: type[BaseModel] | None = None,
+        response: Any = None,
+        status: int = 200,
+        errors: tuple[int, ...] = (),
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        op = Operation(rule, method, summary, self.tag, body, query, response, status,
+                       frozenset(roles), errors)
+        self.operations.append(op)
+        adapter = TypeAdapter(response) if response is not None else None
+
+        def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
+            @functools.wraps(view)
+            def wrapper(**path: Any) -> Response | tuple[Response, int]:
+                principal = authenticate(op.roles)
+                kwargs: dict[str, Any] = dict(path)
+                if op.body is not None:
+                    kwargs["body"] = parse_body(op.body)
+                if op.query is not None:
+                    kwargs["query"] = parse_query(op.query)
+                result = view(principal=principal, **kwargs)
+                if adapter is None:
+                    return Response(status=204)
+                return jsonify(adapter.dump_python(result, mode="json")), op.status
+
+            endpoint = f"{method.lower()}_{view.__name__}"
+            self.add_url_rule(rule, endpoint, wrapper, methods=[method])
+            return wrapper
+
+        return decorator
+
+
+def parse_body(model: type[BaseModel]) -> BaseModel:
+    if not request.mimetype == "application/json":
+        raise UnsupportedMediaType("send the request body as application/json", field="body")
+    raw = request.get_data(cache=False)
+    try:
+        return model.model_validate_json(raw or b"")
+    except ValidationError as exc:
+        raise validation_error(exc) from None
+
+
+def parse_query(model: type[BaseModel]) -> BaseModel:
+    values: dict[str, Any] = {}
+    for key in request.args:
+        items = request.args.getlist(key)
+        field = model.model_fields.get(key)
+        values[key] = items if field is not None and _is_list(field.annotation) else items[-1]
+    try:
+        return model.model_validate(values)
+    except ValidationError as exc:
+        raise validation_error(exc) from None
+
+
+def validation_error(exc: ValidationError) -> PeerLineError:
+    problems = [
+        {"field": ".".join(str(p) for p in err["loc"]) or "body", "message": err["msg"]}
+        for err in exc.errors(include_url=False)
+    ]
+    if any(err["type"] == "json_invalid" for err in exc.errors()):
+        return MalformedJson("request body is not valid JSON", field="body")
+    first = problems[0]
+    return ValidationFailed(
+        f"{first['field']}: {first['message']}", field=first["field"], problems=problems
+    )
+
+
+def _is_list(annotation: Any) -> bool:
+    origins = {get_origin(annotation)} | {get_origin(arg) for arg in get_args(annotation)}
+    return list in origins
+
+
+_PATH_PARAM = re.compile(r"<(?:[a-z]+:)?([a-z_]+)>")
+
+
+def openapi_path(rule: str) -> str:
+    return _PATH_PARAM.sub(r"{\1}", rule)
+
+
+def path_parameters(rule: str) -> list[str]:
+    return _PATH_PARAM.findall(rule)
+
+
+def error_response(error: PeerLineError) -> tuple[Response, int]:
+    payload: dict[str, Any] = {"code": error.code, "message": error.message}
+    if error.field:
+        payload["field"] = error.field
+    if error.details:
+        payload.update(error.details)
+    return jsonify({"error": payload}), error.status

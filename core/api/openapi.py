@@ -1,0 +1,109 @@
+"""The OpenAPI 3.1 document, written from the operations and their pydantic models."""
+
+from __future__ import annotations
+
+from typing import Any, get_args, get_origin
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from core.api.framework import ANONYMOUS, REQUESTER, ApiBlueprint, Operation, openapi_path, path_parameters
+
+REF = "#/components/schemas/{model}"
+STATUS_TEXT = {400: "Bad request", 401: "No or unknown token", 403: "Role not allowed",
+               404: "Not found", 409: "Conflict with the current state", 413: "Body too large",
+               415: "Body must be JSON", 422: "Invalid input"}
+
+
+def _model_of(annotation: Any) -> tuple[type[BaseModel] | None, bool]:
+    if get_origin(annotation) is list:
+        return get_args(annotation)[0], True
+    return annotation, False
+
+
+def build(blueprints: list[ApiBlueprint], prefix: str, version: str) -> dict[str, Any]:
+    operations = [(bp, op) for bp in blueprints for op in bp.operations]
+    wanted: set[tuple[type[BaseModel], str]] = set()
+    for _, op in operations:
+        if op.body is not None:
+            wanted.add((op.body, "validation"))
+        model, _ = _model_of(op.response)
+        if model is not None:
+            wanted.add((model, "serialization"))
+    keys, defs = models_json_schema(sorted(wanted, key=lambda w: (w[0].__name__, w[1])),
+                                    ref_template=REF)
+    paths: dict[str, dict[str, Any]] = {}
+    for _, op in operations:
+        paths.setdefault(prefix + openapi_path(op.rule), {})[op.method.lower()] = _operation(op, keys)
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "PeerLine API", "version": version,
+                 "description": "Peer support programs: roster, availability, anonymous requests."},
+        "paths": paths,
+        "components": {"schemas": {**defs.get("$defs", {}), "Error": ERROR_SCHEMA},
+                       "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+    }
+
+
+def _operation(op: Operation, keys: dict[Any, Any]) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "summary": op.summary, "tags": [op.tag],
+        "operationId": f"{op.method.lower()}_{op.rule.strip('/').replace('/', '_')}".replace("<", "")
+        .replace(">", "").replace("uuid:", ""),
+        "parameters": _parameters(op),
+        "responses": _responses(op, keys),
+        "x-roles": sorted(op.roles),
+    }
+    doc["security"] = [{"bearer": []}] + ([{}] if ANONYMOUS in op.roles else [])
+    if op.body is not None:
+        doc["requestBody"] = {"required": True, "content": {
+            "application/json": {"schema": keys[(op.body, "validation")]}}}
+    return doc
+
+
+def _parameters(op: Operation) -> list[dict[str, Any]]:
+    params = [{"name": name, "in": "path", "required": True,
+               "schema": {"type": "string", "format": "uuid"} if f"uuid:{name}" in op.rule
+               else {"type": "string"}} for name in path_parameters(op.rule)]
+    if op.query is not None:
+        schema = op.query.model_json_schema(by_alias=True, ref_template=REF)
+        required = set(schema.get("required", []))
+        for name, prop in schema.get("properties", {}).items():
+            params.append({"name": name, "in": "query", "required": name in required,
+                           "schema": {k: v for k, v in prop.items() if k != "title"}})
+    return params
+
+
+def _responses(op: Operation, keys: dict[Any, Any]) -> dict[str, Any]:
+    model, many = _model_of(op.response)
+    responses: dict[str, Any] = {}
+    if model is None:
+        responses[str(op.status if op.status != 200 else 204)] = {"description": "Done"}
+    else:
+        ref = keys[(model, "serialization")]
+        schema = {"type": "array", "items": ref} if many else ref
+        responses[str(op.status)] = {"description": "OK",
+                                     "content": {"application/json": {"schema": schema}}}
+    codes = {400, 413, 415, 422, *op.errors}
+    if op.roles - {ANONYMOUS}:
+        codes |= {401, 403}
+    if op.roles == {ANONYMOUS, REQUESTER}:
+        codes -= {403}
+    for code in sorted(codes):
+        responses[str(code)] = {"description": STATUS_TEXT.get(code, "Error"), "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    return responses
+
+
+ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object", "required": ["error"],
+    "properties": {"error": {
+        "type": "object", "required": ["code", "message"],
+        "properties": {
+            "code": {"type": "string"}, "message": {"type": "string"},
+            "field": {"type": "string"},
+            "problems": {"type": "array", "items": {"type": "object", "properties": {
+                "field": {"type": "string"}, "message": {"type": "string"}}}},
+            "row_errors": {"type": "array", "items": {"type": "object"}},
+        }}},
+}

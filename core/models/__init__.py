@@ -1,0 +1,32 @@
+"""Tables. Only the core's services and API import these."""
+
+from core.models.access import ApiToken
+from core.models.audit import AuditEvent
+from core.models.base import Base
+from core.models.booking import Booking
+from core.models.program import Program
+from core.models.request import Feedback, Offer, RequesterIdentity, SupportRequest
+from core.models.supporter import (
+    AvailabilityOverride,
+    AvailabilityRule,
+    Supporter,
+    SupporterContact,
+    TrainingRecord,
+)
+
+__all__ = [
+    "ApiToken",
+    "AuditEvent",
+    "AvailabilityOverride",
+    "AvailabilityRule",
+    "Base",
+    "Booking",
+    "Feedback",
+    "Offer",
+    "Program",
+    "RequesterIdentity",
+    "SupportRequest",
+    "Supporter",
+    "SupporterContact",
+    "TrainingRecord",
+]

@@ -1,0 +1,65 @@
+"""Plugins: found through the `peerline.plugins` entry-point group, wired in through one hook."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+from flask import Blueprint
+
+from core.events import DomainEvent
+from core.ports import NotificationChannel
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+    from core.runtime import Runtime
+
+ENTRY_POINT_GROUP = "peerline.plugins"
+log = logging.getLogger(__name__)
+
+E = TypeVar("E", bound=DomainEvent)
+
+
+@dataclass
+class PluginHost:
+    """What a plugin's hook receives: the four ways to extend PeerLine."""
+
+    app: Flask
+    runtime: Runtime
+
+    def add_blueprint(self, blueprint: Blueprint, **options: Any) -> None:
+        self.app.register_blueprint(blueprint, **options)
+
+    def add_command(self, command: click.Command) -> None:
+        self.app.cli.add_command(command)
+
+    def subscribe(self, event_type: type[E], handler: Callable[[E], None]) -> None:
+        self.runtime.bus.subscribe(event_type, handler)
+
+    def add_channel(self, channel: NotificationChannel) -> None:
+        self.runtime.add_channel(channel)
+
+
+PluginHook = Callable[[PluginHost], None]
+
+
+def discover() -> list[tuple[str, PluginHook]]:
+    """Installed plugins; one whose optional dependencies are missing is skipped, loudly."""
+    found: list[tuple[str, PluginHook]] = []
+    for entry in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            found.append((entry.name, entry.load()))
+        except ImportError as exc:
+            log.warning("plugin %s not loaded (missing dependency: %s)", entry.name, exc.name)
+    return found
+
+
+def install(host: PluginHost, plugins: Iterable[tuple[str, PluginHook]]) -> None:
+    for name, hook in plugins:
+        hook(host)
+        host.runtime.plugins.append(name)

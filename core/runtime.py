@@ -1,0 +1,54 @@
+"""What one running PeerLine holds: settings, database, clock, events, channels."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from flask import current_app, g
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from core.clock import Clock
+from core.config import Settings
+from core.crypto import IdentityCipher
+from core.db import SessionFactory
+from core.events import EventBus
+from core.ports import NotificationChannel
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    session_factory: SessionFactory
+    clock: Clock
+    bus: EventBus
+    cipher: IdentityCipher
+    channels: dict[str, NotificationChannel] = field(default_factory=dict)
+    plugins: list[str] = field(default_factory=list)
+
+    def add_channel(self, channel: NotificationChannel) -> None:
+        self.channels[channel.name] = channel
+
+
+def runtime(app: Flask | None = None) -> Runtime:
+    """The runtime of the given or current app."""
+    target = app if app is not None else current_app
+    return target.extensions["peerline"]  # type: ignore[no-any-return]
+
+
+def db_session() -> Session:
+    """The session of the current request, closed when the request ends."""
+    if "db_session" not in g:
+        g.db_session = runtime().session_factory()
+    return g.db_session  # type: ignore[no-any-return]
+
+
+def close_db_session(_exc: BaseException | None = None) -> None:
+    session = g.pop("db_session", None)
+    if session is not None:
+        session.close()

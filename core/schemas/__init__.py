@@ -1,0 +1,1 @@
+"""Pydantic models: they validate every request and write the OpenAPI document."""

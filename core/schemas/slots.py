@@ -1,0 +1,39 @@
+"""Searching free slots across a program."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from pydantic import AwareDatetime, Field, model_validator
+
+from core.schemas.common import LanguageCode, Mode, Out, Query, TimeZoneName
+from core.schemas.supporters import SupporterPublic
+
+
+class SlotQuery(Query):
+    program: str = Field(description="Program slug")
+    start: AwareDatetime | None = Field(None, alias="from", description="Default: now")
+    end: AwareDatetime | None = Field(None, alias="to", description="Default: 7 days after from")
+    topic: str | None = Field(None, max_length=40)
+    language: LanguageCode | None = None
+    mode: Mode | None = None
+    supporter: uuid.UUID | None = None
+    tz: TimeZoneName | None = Field(None, description="Viewer's time zone; default the program's")
+
+    @model_validator(mode="after")
+    def _range(self) -> SlotQuery:
+        if self.start and self.end and self.end <= self.start:
+            raise ValueError("'to' must be after 'from'")
+        return self
+
+
+class Slot(Out):
+    starts_at: datetime
+    ends_at: datetime
+    supporter: SupporterPublic
+
+
+class SlotList(Out):
+    time_zone: str
+    slots: list[Slot]

@@ -1,0 +1,145 @@
+"""Supporters, their contact points, trainings and availability."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Annotated, Literal
+
+from pydantic import Field, StringConstraints, model_validator
+
+from core.schemas.common import (
+    Body, ClockTime, LanguageCode, Mode, Name, Out, Platform, Query, Tag, TimeZoneName,
+    clock_to_minute,
+)
+
+Alias = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=60)]
+Address = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=320)]
+Ref = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+
+
+class Contact(Body):
+    platform: Platform
+    address: Address
+
+
+class SupporterIn(Body):
+    alias: Alias = Field(description="The name requesters see; not the supporter's real name")
+    external_ref: Ref | None = Field(None, description="Your HR or student id, for CSV re-imports")
+    time_zone: TimeZoneName
+    languages: list[LanguageCode] = Field(min_length=1, max_length=20)
+    topics: list[Tag] = Field(min_length=1, max_length=50)
+    modes: list[Mode] = Field(default_factory=lambda: ["text", "video"], min_length=1)
+    weekly_cap: int | None = Field(None, ge=1, le=100)
+    concurrent_cap: int | None = Field(None, ge=1, le=20)
+    contacts: list[Contact] = Field(default_factory=list, max_length=10)
+
+
+class SupporterPatch(Body):
+    alias: Alias | None = None
+    external_ref: Ref | None = None
+    time_zone: TimeZoneName | None = None
+    languages: list[LanguageCode] | None = Field(None, min_length=1, max_length=20)
+    topics: list[Tag] | None = Field(None, min_length=1, max_length=50)
+    modes: list[Mode] | None = Field(None, min_length=1)
+    weekly_cap: int | None = Field(None, ge=1, le=100)
+    concurrent_cap: int | None = Field(None, ge=1, le=20)
+    contacts: list[Contact] | None = Field(None, max_length=10)
+
+
+class SupporterQuery(Query):
+    program: str | None = None
+    status: Literal["active", "paused", "offboarded"] | None = None
+    topic: str | None = None
+    language: str | None = None
+
+
+class TrainingIn(Body):
+    name: Name
+    completed_on: date
+    expires_on: date | None = None
+
+    @model_validator(mode="after")
+    def _expiry_after_completion(self) -> TrainingIn:
+        if self.expires_on is not None and self.expires_on <= self.completed_on:
+            raise ValueError("expires_on must be after completed_on")
+        return self
+
+
+class TrainingOut(Out):
+    id: uuid.UUID
+    name: str
+    completed_on: date
+    expires_on: date | None
+
+
+class WeeklyWindowIn(Body):
+    weekday: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+    start: ClockTime
+    end: ClockTime
+
+    @model_validator(mode="after")
+    def _end_after_start(self) -> WeeklyWindowIn:
+        if clock_to_minute(self.end) <= clock_to_minute(self.start):
+            raise ValueError("end must be after start (use 24:00 for midnight)")
+        return self
+
+
+class AvailabilityIn(Body):
+    weekly: list[WeeklyWindowIn] = Field(max_length=100)
+
+
+class AvailabilityOut(Out):
+    time_zone: str
+    weekly: list[WeeklyWindowIn]
+
+
+class OverrideIn(Body):
+    date: date
+    available: bool = Field(description="true = extra hours, false = time off")
+    start: ClockTime | None = None
+    end: ClockTime | None = None
+
+    @model_validator(mode="after")
+    def _window(self) -> OverrideIn:
+        if (self.start is None) != (self.end is None):
+            raise ValueError("give both start and end, or neither (whole day off)")
+        if self.start is None and self.available:
+            raise ValueError("extra hours need a start and an end")
+        if self.start and self.end and clock_to_minute(self.end) <= clock_to_minute(self.start):
+            raise ValueError("end must be after start")
+        return self
+
+
+class OverrideOut(Out):
+    id: uuid.UUID
+    date: date
+    available: bool
+    start: str | None
+    end: str | None
+
+
+class SupporterOut(Out):
+    id: uuid.UUID
+    alias: str
+    external_ref: str | None
+    time_zone: str
+    languages: list[str]
+    topics: list[str]
+    modes: list[str]
+    status: str
+    weekly_cap: int | None
+    concurrent_cap: int | None
+    contacts: list[Contact]
+    trainings: list[TrainingOut]
+    matchable: bool
+    unmatchable_reasons: list[str]
+    trained_until: date | None
+
+
+class SupporterPublic(Out):
+    """What a requester sees of a supporter."""
+
+    id: uuid.UUID
+    alias: str
+    languages: list[str]

@@ -1,0 +1,60 @@
+"""API tokens: shown once, stored as SHA-256 digests, revocable."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+
+from core.crypto import new_secret_token, token_digest
+from core.errors import Forbidden, NotFound, ValidationFailed
+from core.models import ApiToken, Program, Supporter
+from core.services import audit
+from core.services.access import ROLES, Ctx, require
+
+API_TOKEN_PREFIX = "plt_"
+
+
+def create(ctx: Ctx, *, role: str, program: Program | None, name: str,
+           supporter_id: uuid.UUID | None = None) -> tuple[ApiToken, str]:
+    """Issue a token; admins of a program may issue tokens for their own program only."""
+    if role not in ROLES:
+        raise ValidationFailed(f"role must be one of {', '.join(ROLES)}", field="role")
+    if program is None and role not in ("admin", "service"):
+        raise ValidationFailed(f"a {role} token needs a program", field="program")
+    if program is not None:
+        require(ctx.principal, program.id, "admin")
+    elif not ctx.principal.deployment_wide:
+        raise Forbidden("only a deployment admin may issue deployment-wide tokens")
+    if role == "supporter":
+        supporter = ctx.session.get(Supporter, supporter_id) if supporter_id else None
+        if supporter is None or program is None or supporter.program_id != program.id:
+            raise ValidationFailed("a supporter token needs a supporter of this program",
+                                   field="supporter_id")
+    secret = new_secret_token(API_TOKEN_PREFIX)
+    token = ApiToken(id=uuid.uuid4(), program_id=program.id if program else None, role=role,
+                     supporter_id=supporter_id if role == "supporter" else None, name=name,
+                     token_hash=token_digest(secret), created_at=ctx.now)
+    ctx.session.add(token)
+    audit.record(ctx, token.program_id, "token.created", "token", token.id, role=role)
+    ctx.session.commit()
+    return token, secret
+
+
+def revoke(ctx: Ctx, token_id: uuid.UUID) -> None:
+    token = ctx.session.get(ApiToken, token_id)
+    if token is None:
+        raise NotFound("no such token", field="token_id")
+    if token.program_id is not None:
+        require(ctx.principal, token.program_id, "admin")
+    elif not ctx.principal.deployment_wide:
+        raise NotFound("no such token", field="token_id")
+    token.revoked_at = ctx.now
+    audit.record(ctx, token.program_id, "token.revoked", "token", token.id)
+    ctx.session.commit()
+
+
+def list_tokens(ctx: Ctx, program: Program) -> list[ApiToken]:
+    require(ctx.principal, program.id, "admin")
+    return list(ctx.session.scalars(select(ApiToken).where(
+        ApiToken.program_id == program.id).order_by(ApiToken.created_at)))
