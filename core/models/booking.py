@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, DDL, ForeignKey, Index, String, event, func, text
+from sqlalchemy import DDL, CheckConstraint, ForeignKey, Index, String, event, func, text
 from sqlalchemy.dialects.postgresql import ExcludeConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 

@@ -1,0 +1,1 @@
+"""Alembic revisions, one module each; see core.migrations."""
