@@ -98,3 +98,61 @@ def tokens_revoke(token_id: uuid.UUID) -> None:
 
 def init_app(app: Flask) -> None:
     """Commands that need plugins' help are added to app.cli by the plugins themselves."""
+
+
+def _demo_app(instance: str | None) -> Flask:
+    import os
+    from pathlib import Path
+
+    from core import migrations
+    from core.app import create_app
+
+    folder = Path(instance or os.environ.get("PEERLINE_INSTANCE_PATH") or Path.cwd() / "instance")
+    folder.mkdir(parents=True, exist_ok=True)
+    database = folder / "demo.sqlite3"
+    for stale in (database, Path(f"{database}-wal"), Path(f"{database}-shm")):
+        stale.unlink(missing_ok=True)
+    app = create_app({"database_url": f"sqlite:///{database}", "env": "development",
+                      "instance_path": folder})
+    migrations.upgrade(runtime(app).engine)
+    return app
+
+
+@main.command("demo")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--instance", help="Folder for the demo database (default ./instance)")
+def demo(host: str, port: int, instance: str | None) -> None:
+    """Run PeerLine with demo data on an embedded SQLite database."""
+    from werkzeug.serving import run_simple
+
+    from core.demo import banner, seed
+
+    app = _demo_app(instance)
+    click.echo(banner(f"http://{host}:{port}", seed(app)))
+    run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
+
+
+@main.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int)
+@click.option("--threads", default=4, show_default=True, type=int)
+def serve(host: str, port: int, workers: int, threads: int) -> None:
+    """Run the production server (gunicorn) with the PEERLINE_* settings."""
+    from gunicorn.app.base import BaseApplication
+
+    app = _create_app()
+
+    class Server(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            settings = {"bind": f"{host}:{port}", "workers": workers, "threads": threads,
+                        "worker_class": "gthread", "accesslog": "-", "timeout": 30,
+                        "access_log_format": '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'}
+            for key, value in settings.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> Flask:
+            return app
+
+    Server().run()
