@@ -50,6 +50,7 @@ def create(ctx: Ctx, data: RequestIn) -> tuple[SupportRequest, str]:
         excluded_supporter_ids=[str(x) for x in data.avoid_supporters],
     )
     ctx.session.add(request)
+    ctx.session.flush()  # the identity row refers to it
     if data.requester is not None:
         store_identity(ctx, request, data.requester.platform, data.requester.subject)
     events.record(ctx.session, events.RequestCreated(
