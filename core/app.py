@@ -42,7 +42,9 @@ def create_app(
     logging.getLogger("core").setLevel(config.log_level)
     if config.trust_proxy_hops:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
-            app.wsgi_app, x_for=config.trust_proxy_hops, x_proto=config.trust_proxy_hops,
+            app.wsgi_app,
+            x_for=config.trust_proxy_hops,
+            x_proto=config.trust_proxy_hops,
             x_host=config.trust_proxy_hops,
         )
     engine = make_engine(config.database_url)

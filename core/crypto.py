@@ -38,6 +38,10 @@ class IdentityCipher:
         return hmac.new(self._index_key, message, hashlib.sha256).hexdigest()
 
 
+API_TOKEN_PREFIX = "plt_"  # noqa: S105 - a public prefix, not a secret
+REQUESTER_TOKEN_PREFIX = "plr_"  # noqa: S105
+
+
 def new_secret_token(prefix: str) -> str:
     """An unguessable bearer token: prefix + 256 random bits."""
     return prefix + secrets.token_urlsafe(32)

@@ -106,7 +106,9 @@ Handler = Callable[[Any], None]
 class EventBus:
     """Subscribers by event class; a failing handler is logged, never re-raised."""
 
-    handlers: dict[type[DomainEvent], list[Handler]] = field(default_factory=lambda: defaultdict(list))
+    handlers: dict[type[DomainEvent], list[Handler]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
 
     def subscribe(self, event_type: type[E], handler: Callable[[E], None]) -> None:
         self.handlers[event_type].append(handler)
@@ -118,7 +120,9 @@ class EventBus:
                     try:
                         handler(event)
                     except Exception:
-                        log.exception("event handler %r failed for %s", handler, type(event).__name__)
+                        log.exception(
+                            "event handler %r failed for %s", handler, type(event).__name__
+                        )
 
 
 def record(session: Session, event: DomainEvent) -> None:

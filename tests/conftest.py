@@ -58,9 +58,14 @@ def clock() -> FrozenClock:
 
 def make_app(database_url: str, tmp_path: Path, clock: FrozenClock, **settings: Any) -> Flask:
     app = create_app(
-        {"database_url": database_url, "env": "testing", "instance_path": tmp_path / "instance",
-         **settings},
-        clock=clock, plugins=[],
+        {
+            "database_url": database_url,
+            "env": "testing",
+            "instance_path": tmp_path / "instance",
+            **settings,
+        },
+        clock=clock,
+        plugins=[],
     )
     Base.metadata.create_all(runtime(app).engine)
     return app

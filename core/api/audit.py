@@ -59,33 +59,64 @@ class ProgramQuery(Query):
     program: str | None = None
 
 
-@bp.operation("GET", "/audit", summary="Admin and coordinator actions, newest first",
-              roles={"admin", "coordinator"}, query=AuditQuery, response=list[AuditOut])
+@bp.operation(
+    "GET",
+    "/audit",
+    summary="Admin and coordinator actions, newest first",
+    roles={"admin", "coordinator"},
+    query=AuditQuery,
+    response=list[AuditOut],
+)
 def list_audit(principal: Any, query: AuditQuery) -> list[AuditOut]:
     c = ctx()
     program = _program(c, query.program)
-    found = audit.list_events(c, program.id, action=query.action, since=query.start,
-                              until=query.end, limit=query.limit)
+    found = audit.list_events(
+        c, program.id, action=query.action, since=query.start, until=query.end, limit=query.limit
+    )
     return [AuditOut.model_validate(e) for e in found]
 
 
-@bp.operation("GET", "/tokens", summary="The program's API tokens (never their secrets)",
-              roles={"admin"}, query=ProgramQuery, response=list[TokenOut])
+@bp.operation(
+    "GET",
+    "/tokens",
+    summary="The program's API tokens (never their secrets)",
+    roles={"admin"},
+    query=ProgramQuery,
+    response=list[TokenOut],
+)
 def list_tokens(principal: Any, query: ProgramQuery) -> list[TokenOut]:
     c = ctx()
     return [TokenOut.model_validate(t) for t in tokens.list_tokens(c, _program(c, query.program))]
 
 
-@bp.operation("POST", "/tokens", summary="Issue an API token for this program", roles={"admin"},
-              query=ProgramQuery, body=TokenIn, response=TokenCreatedOut, status=201)
+@bp.operation(
+    "POST",
+    "/tokens",
+    summary="Issue an API token for this program",
+    roles={"admin"},
+    query=ProgramQuery,
+    body=TokenIn,
+    response=TokenCreatedOut,
+    status=201,
+)
 def create_token(principal: Any, query: ProgramQuery, body: TokenIn) -> TokenCreatedOut:
     c = ctx()
-    token, secret = tokens.create(c, role=body.role, program=_program(c, query.program),
-                                  name=body.name, supporter_id=body.supporter_id)
+    token, secret = tokens.create(
+        c,
+        role=body.role,
+        program=_program(c, query.program),
+        name=body.name,
+        supporter_id=body.supporter_id,
+    )
     return TokenCreatedOut(**TokenOut.model_validate(token).model_dump(), token=secret)
 
 
-@bp.operation("POST", "/tokens/<uuid:token_id>/revoke", summary="Revoke a token at once",
-              roles={"admin"}, errors=(404,))
+@bp.operation(
+    "POST",
+    "/tokens/<uuid:token_id>/revoke",
+    summary="Revoke a token at once",
+    roles={"admin"},
+    errors=(404,),
+)
 def revoke_token(principal: Any, token_id: uuid.UUID) -> None:
     tokens.revoke(ctx(), token_id)

@@ -5,14 +5,11 @@ from __future__ import annotations
 from flask import g, request
 from sqlalchemy import select
 
-from core.crypto import token_digest
+from core.crypto import API_TOKEN_PREFIX, REQUESTER_TOKEN_PREFIX, token_digest
 from core.errors import Forbidden, Unauthorized
 from core.models import ApiToken, SupportRequest
 from core.runtime import db_session
 from core.services.access import ANONYMOUS, Principal
-
-API_TOKEN_PREFIX = "plt_"
-REQUESTER_TOKEN_PREFIX = "plr_"
 
 
 def authenticate(allowed: frozenset[str]) -> Principal:

@@ -10,5 +10,9 @@ from core.services.access import ANONYMOUS, Ctx
 
 def ctx() -> Ctx:
     current = runtime()
-    return Ctx(session=db_session(), principal=g.get("principal", ANONYMOUS),
-               now=current.clock.now(), cipher=current.cipher)
+    return Ctx(
+        session=db_session(),
+        principal=g.get("principal", ANONYMOUS),
+        now=current.clock.now(),
+        cipher=current.cipher,
+    )

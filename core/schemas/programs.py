@@ -67,8 +67,9 @@ class ProgramIn(Body):
     locale: Locale = "en"
     policy: Policy = Field(default_factory=Policy)
     topics: list[Tag] = Field(default_factory=lambda: ["general"], min_length=1, max_length=50)
-    languages: list[LanguageCode] = Field(default_factory=lambda: ["en"], min_length=1,
-                                          max_length=30)
+    languages: list[LanguageCode] = Field(
+        default_factory=lambda: ["en"], min_length=1, max_length=30
+    )
     modes: list[Mode] = Field(default_factory=lambda: ["text", "video"], min_length=1)
     crisis_resources: list[CrisisResource] = Field(default_factory=list, max_length=30)
     crisis_phrases: dict[Locale, list[Phrase]] = Field(default_factory=dict)

@@ -18,7 +18,7 @@ Subject = Annotated[str, StringConstraints(min_length=1, max_length=300)]
 
 
 class RequesterIdentityIn(Body):
-    """Who asked, as the platform knows them. Accepted from service tokens only; stored encrypted."""
+    """Who asked, as the platform knows them: from service tokens only; stored encrypted."""
 
     platform: Platform
     subject: Subject
@@ -38,7 +38,9 @@ class RequestIn(Body):
     locale: Locale | None = Field(None, description="Picks crisis resources; default the program's")
     note: Note | None = Field(None, description="Only the assigned supporter reads it")
     avoid_supporters: list[uuid.UUID] = Field(default_factory=list, max_length=50)
-    slot: SlotChoice | None = Field(None, description="For urgency=scheduled: book this slot at once")
+    slot: SlotChoice | None = Field(
+        None, description="For urgency=scheduled: book this slot at once"
+    )
     requester: RequesterIdentityIn | None = None
     channel: Literal["api", "web", "slack", "teams", "lms", "email"] = "api"
 
@@ -113,7 +115,9 @@ class CloseIn(Body):
 
 
 class OfferQuery(Query):
-    status: Literal["pending", "accepted", "declined", "expired", "taken", "withdrawn"] | None = None
+    status: Literal["pending", "accepted", "declined", "expired", "taken", "withdrawn"] | None = (
+        None
+    )
     supporter: uuid.UUID | None = None
     program: str | None = None
 
@@ -156,4 +160,6 @@ class BookingQuery(Query):
 
 
 class BookingOut(BookingBrief):
-    request_alias: str | None = Field(None, description="Shown to the supporter and the requester only")
+    request_alias: str | None = Field(
+        None, description="Shown to the supporter and the requester only"
+    )

@@ -9,7 +9,16 @@ from typing import Annotated, Literal
 from pydantic import Field, StringConstraints, model_validator
 
 from core.schemas.common import (
-    Body, ClockTime, LanguageCode, Mode, Name, Out, Platform, Query, Tag, TimeZoneName,
+    Body,
+    ClockTime,
+    LanguageCode,
+    Mode,
+    Name,
+    Out,
+    Platform,
+    Query,
+    Tag,
+    TimeZoneName,
     clock_to_minute,
 )
 

@@ -59,8 +59,9 @@ def require(principal: Principal, program_id: uuid.UUID, *roles: str) -> None:
         raise Forbidden("this token is not scoped to a program")
 
 
-def require_self_or(principal: Principal, program_id: uuid.UUID, supporter_id: uuid.UUID,
-                    *roles: str) -> None:
+def require_self_or(
+    principal: Principal, program_id: uuid.UUID, supporter_id: uuid.UUID, *roles: str
+) -> None:
     """A supporter acting on their own record, or one of the roles."""
     if principal.role == "supporter" and principal.supporter_id == supporter_id:
         require(principal, program_id, "supporter")

@@ -12,8 +12,14 @@ from core.models import AuditEvent
 from core.services.access import Ctx, require
 
 
-def record(ctx: Ctx, program_id: uuid.UUID | None, action: str, target_type: str,
-           target_id: uuid.UUID | str | None, **details: Any) -> None:
+def record(
+    ctx: Ctx,
+    program_id: uuid.UUID | None,
+    action: str,
+    target_type: str,
+    target_id: uuid.UUID | str | None,
+    **details: Any,
+) -> None:
     """Add one audit event to the current unit of work; details hold no personal data."""
     ctx.session.add(
         AuditEvent(
@@ -29,9 +35,15 @@ def record(ctx: Ctx, program_id: uuid.UUID | None, action: str, target_type: str
     )
 
 
-def list_events(ctx: Ctx, program_id: uuid.UUID, *, action: str | None = None,
-                since: datetime | None = None, until: datetime | None = None,
-                limit: int = 100) -> list[AuditEvent]:
+def list_events(
+    ctx: Ctx,
+    program_id: uuid.UUID,
+    *,
+    action: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = 100,
+) -> list[AuditEvent]:
     require(ctx.principal, program_id, "admin", "coordinator")
     query = select(AuditEvent).where(AuditEvent.program_id == program_id)
     if action:

@@ -31,38 +31,65 @@ def book(ctx: Ctx, data: BookingIn) -> Booking:
     return booking
 
 
-def book_for(ctx: Ctx, program: Program, request: SupportRequest, supporter_id: uuid.UUID,
-             starts_at: datetime) -> Booking:
+def book_for(
+    ctx: Ctx,
+    program: Program,
+    request: SupportRequest,
+    supporter_id: uuid.UUID,
+    starts_at: datetime,
+) -> Booking:
     """Inside the caller's transaction: lock the supporter, re-check the slot, insert."""
     if request.status != "open":
-        raise Conflict(f"this request is {request.status}; only an open request can be booked",
-                       field="request_id")
+        raise Conflict(
+            f"this request is {request.status}; only an open request can be booked",
+            field="request_id",
+        )
     supporter = _lock_supporter(ctx, program, supporter_id)
     if str(supporter.id) in request.excluded_supporter_ids or request.mode not in supporter.modes:
         raise SlotUnavailable("that slot is not available", field="starts_at")
     if not slots.is_bookable(ctx, program, supporter, starts_at):
-        raise SlotUnavailable("that slot is no longer available; please pick another",
-                              field="starts_at")
+        raise SlotUnavailable(
+            "that slot is no longer available; please pick another", field="starts_at"
+        )
     booking = Booking(
-        id=uuid.uuid4(), program_id=program.id, supporter_id=supporter.id, request_id=request.id,
-        starts_at=starts_at, ends_at=starts_at + timedelta(minutes=program.session_minutes),
-        mode=request.mode, status="confirmed", calendar_uid=f"{uuid.uuid4()}@peerline",
-        sequence=0, created_at=ctx.now, updated_at=ctx.now)
+        id=uuid.uuid4(),
+        program_id=program.id,
+        supporter_id=supporter.id,
+        request_id=request.id,
+        starts_at=starts_at,
+        ends_at=starts_at + timedelta(minutes=program.session_minutes),
+        mode=request.mode,
+        status="confirmed",
+        calendar_uid=f"{uuid.uuid4()}@peerline",
+        sequence=0,
+        created_at=ctx.now,
+        updated_at=ctx.now,
+    )
     ctx.session.add(booking)
     request.status, request.supporter_id, request.matched_at = "scheduled", supporter.id, ctx.now
     supporter.last_assigned_at = ctx.now
     _flush_or_conflict(ctx)
-    events.record(ctx.session, events.BookingConfirmed(
-        program_id=program.id, at=ctx.now, booking_id=booking.id, request_id=request.id,
-        supporter_id=supporter.id))
+    events.record(
+        ctx.session,
+        events.BookingConfirmed(
+            program_id=program.id,
+            at=ctx.now,
+            booking_id=booking.id,
+            request_id=request.id,
+            supporter_id=supporter.id,
+        ),
+    )
     audit.record(ctx, program.id, "booking.confirmed", "booking", booking.id)
     return booking
 
 
 def _lock_supporter(ctx: Ctx, program: Program, supporter_id: uuid.UUID) -> Supporter:
     """Row lock on PostgreSQL; on SQLite the BEGIN IMMEDIATE transaction already serializes."""
-    supporter = ctx.session.scalar(select(Supporter).where(
-        Supporter.id == supporter_id, Supporter.program_id == program.id).with_for_update())
+    supporter = ctx.session.scalar(
+        select(Supporter)
+        .where(Supporter.id == supporter_id, Supporter.program_id == program.id)
+        .with_for_update()
+    )
     if supporter is None:
         raise NotFound("no such supporter", field="supporter_id")
     return supporter
@@ -73,8 +100,9 @@ def _flush_or_conflict(ctx: Ctx) -> None:
         ctx.session.flush()
     except IntegrityError:
         ctx.session.rollback()
-        raise SlotUnavailable("that slot was just taken; please pick another",
-                              field="starts_at") from None
+        raise SlotUnavailable(
+            "that slot was just taken; please pick another", field="starts_at"
+        ) from None
 
 
 def get_booking(ctx: Ctx, booking_id: uuid.UUID) -> Booking:
@@ -93,8 +121,15 @@ def get_booking(ctx: Ctx, booking_id: uuid.UUID) -> Booking:
     return booking
 
 
-def list_bookings(ctx: Ctx, program: Program, *, supporter_id: uuid.UUID | None,
-                  start: datetime | None, end: datetime | None, status: str | None) -> list[Booking]:
+def list_bookings(
+    ctx: Ctx,
+    program: Program,
+    *,
+    supporter_id: uuid.UUID | None,
+    start: datetime | None,
+    end: datetime | None,
+    status: str | None,
+) -> list[Booking]:
     if ctx.principal.role == "supporter":
         require(ctx.principal, program.id, "supporter")
         supporter_id = ctx.principal.supporter_id
@@ -118,10 +153,16 @@ def booking_out(ctx: Ctx, booking: Booking) -> BookingOut:
     show_alias = ctx.principal.role in ("requester", "supporter", "service", "system")
     request = ctx.session.get_one(SupportRequest, booking.request_id) if show_alias else None
     return BookingOut(
-        id=booking.id, starts_at=booking.starts_at, ends_at=booking.ends_at, mode=booking.mode,
-        status=booking.status, supporter=SupporterPublic.model_validate(supporter),
-        calendar_uid=booking.calendar_uid, sequence=booking.sequence,
-        request_alias=request.alias if request else None)
+        id=booking.id,
+        starts_at=booking.starts_at,
+        ends_at=booking.ends_at,
+        mode=booking.mode,
+        status=booking.status,
+        supporter=SupporterPublic.model_validate(supporter),
+        calendar_uid=booking.calendar_uid,
+        sequence=booking.sequence,
+        request_alias=request.alias if request else None,
+    )
 
 
 def cancel(ctx: Ctx, booking_id: uuid.UUID) -> Booking:
@@ -140,9 +181,17 @@ def cancel_in_place(ctx: Ctx, booking: Booking, *, by: str, close_request: bool 
     booking.status, booking.cancelled_by = "cancelled", by
     booking.sequence += 1
     booking.updated_at = ctx.now
-    events.record(ctx.session, events.BookingCancelled(
-        program_id=booking.program_id, at=ctx.now, booking_id=booking.id,
-        request_id=booking.request_id, supporter_id=booking.supporter_id, cancelled_by=by))
+    events.record(
+        ctx.session,
+        events.BookingCancelled(
+            program_id=booking.program_id,
+            at=ctx.now,
+            booking_id=booking.id,
+            request_id=booking.request_id,
+            supporter_id=booking.supporter_id,
+            cancelled_by=by,
+        ),
+    )
     audit.record(ctx, booking.program_id, "booking.cancelled", "booking", booking.id, by=by)
     request = ctx.session.get_one(SupportRequest, booking.request_id)
     if close_request and request.status != "closed":
@@ -169,9 +218,16 @@ def reschedule(ctx: Ctx, booking_id: uuid.UUID, data: RescheduleIn) -> Booking:
     _flush_or_conflict(ctx)
     request = ctx.session.get_one(SupportRequest, booking.request_id)
     request.supporter_id = supporter.id
-    events.record(ctx.session, events.BookingRescheduled(
-        program_id=program.id, at=ctx.now, booking_id=booking.id, request_id=booking.request_id,
-        supporter_id=supporter.id))
+    events.record(
+        ctx.session,
+        events.BookingRescheduled(
+            program_id=program.id,
+            at=ctx.now,
+            booking_id=booking.id,
+            request_id=booking.request_id,
+            supporter_id=supporter.id,
+        ),
+    )
     audit.record(ctx, program.id, "booking.rescheduled", "booking", booking.id)
     ctx.session.commit()
     return booking

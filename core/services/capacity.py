@@ -36,9 +36,13 @@ def weeks_between(start: datetime, end: datetime, zone: ZoneInfo) -> list[Interv
     return weeks
 
 
-def sessions_per_week(ctx: Ctx, program: Program, supporter_ids: Iterable[uuid.UUID],
-                      weeks: list[Interval], ignore_booking: uuid.UUID | None = None
-                      ) -> Counter[tuple[uuid.UUID, datetime]]:
+def sessions_per_week(
+    ctx: Ctx,
+    program: Program,
+    supporter_ids: Iterable[uuid.UUID],
+    weeks: list[Interval],
+    ignore_booking: uuid.UUID | None = None,
+) -> Counter[tuple[uuid.UUID, datetime]]:
     """Booked sessions and accepted talk-now chats, per supporter and week start."""
     ids = list(supporter_ids)
     counts: Counter[tuple[uuid.UUID, datetime]] = Counter()
@@ -46,12 +50,23 @@ def sessions_per_week(ctx: Ctx, program: Program, supporter_ids: Iterable[uuid.U
         return counts
     start, end = weeks[0].start, weeks[-1].end
     starts = [w.start for w in weeks]
-    bookings = ctx.session.execute(select(Booking.supporter_id, Booking.starts_at).where(
-        Booking.supporter_id.in_(ids), Booking.status != "cancelled",
-        Booking.starts_at >= start, Booking.starts_at < end, Booking.id != ignore_booking))
-    chats = ctx.session.execute(select(SupportRequest.supporter_id, SupportRequest.matched_at).where(
-        SupportRequest.supporter_id.in_(ids), SupportRequest.urgency == "now",
-        SupportRequest.matched_at >= start, SupportRequest.matched_at < end))
+    bookings = ctx.session.execute(
+        select(Booking.supporter_id, Booking.starts_at).where(
+            Booking.supporter_id.in_(ids),
+            Booking.status != "cancelled",
+            Booking.starts_at >= start,
+            Booking.starts_at < end,
+            Booking.id != ignore_booking,
+        )
+    )
+    chats = ctx.session.execute(
+        select(SupportRequest.supporter_id, SupportRequest.matched_at).where(
+            SupportRequest.supporter_id.in_(ids),
+            SupportRequest.urgency == "now",
+            SupportRequest.matched_at >= start,
+            SupportRequest.matched_at < end,
+        )
+    )
     for supporter_id, moment in [*bookings, *chats]:
         index = max(i for i, s in enumerate(starts) if s <= moment)
         counts[(supporter_id, starts[index])] += 1
@@ -62,9 +77,15 @@ def live_chats(ctx: Ctx, supporter_ids: Iterable[uuid.UUID]) -> Counter[uuid.UUI
     ids = list(supporter_ids)
     if not ids:
         return Counter()
-    rows = ctx.session.execute(select(SupportRequest.supporter_id, func.count()).where(
-        SupportRequest.supporter_id.in_(ids), SupportRequest.status.in_(LIVE_CHAT),
-        SupportRequest.urgency == "now").group_by(SupportRequest.supporter_id))
+    rows = ctx.session.execute(
+        select(SupportRequest.supporter_id, func.count())
+        .where(
+            SupportRequest.supporter_id.in_(ids),
+            SupportRequest.status.in_(LIVE_CHAT),
+            SupportRequest.urgency == "now",
+        )
+        .group_by(SupportRequest.supporter_id)
+    )
     return Counter({supporter_id: count for supporter_id, count in rows})
 
 

@@ -24,39 +24,68 @@ OPEN = ("open", "offered")
 
 def eligible(ctx: Ctx, program: Program, request: SupportRequest) -> list[Supporter]:
     """Active, trained, right topic/language/mode, not avoided, under caps, on duty now."""
-    wanted = SlotFilter(start=ctx.now, end=ctx.now, topic=request.topic, language=request.language,
-                        mode=request.mode)
-    already = set(ctx.session.scalars(select(Offer.supporter_id).where(Offer.request_id == request.id)))
+    wanted = SlotFilter(
+        start=ctx.now,
+        end=ctx.now,
+        topic=request.topic,
+        language=request.language,
+        mode=request.mode,
+    )
+    already = set(
+        ctx.session.scalars(select(Offer.supporter_id).where(Offer.request_id == request.id))
+    )
     avoided = {uuid.UUID(str(x)) for x in request.excluded_supporter_ids} | already
     people = [s for s in candidates(ctx, program, wanted) if s.id not in avoided]
     zone = ZoneInfo(program.time_zone)
     week = capacity.weeks_between(ctx.now, ctx.now + timedelta(seconds=1), zone)
     load = capacity.sessions_per_week(ctx, program, [s.id for s in people], week)
     chats = capacity.live_chats(ctx, [s.id for s in people])
-    people = [s for s in people if load[(s.id, week[0].start)] < capacity.weekly_cap(s, program)
-              and chats[s.id] < capacity.concurrent_cap(s, program)]
+    people = [
+        s
+        for s in people
+        if load[(s.id, week[0].start)] < capacity.weekly_cap(s, program)
+        and chats[s.id] < capacity.concurrent_cap(s, program)
+    ]
     return _on_duty(ctx, program, people)
 
 
 def _on_duty(ctx: Ctx, program: Program, people: list[Supporter]) -> list[Supporter]:
     session = timedelta(minutes=program.session_minutes)
-    weekly, overrides = load_windows(ctx, people, (ctx.now - timedelta(days=1)).date(),
-                                     (ctx.now + timedelta(days=1)).date())
+    weekly, overrides = load_windows(
+        ctx, people, (ctx.now - timedelta(days=1)).date(), (ctx.now + timedelta(days=1)).date()
+    )
     booked = _bookings(ctx, [s.id for s in people], ctx.now - session, ctx.now + 2 * session)
-    return [s for s in people if is_available(
-        ZoneInfo(s.time_zone), weekly[s.id], overrides[s.id], bookings=booked[s.id],
-        buffer=timedelta(minutes=program.buffer_minutes), start=ctx.now,
-        end=ctx.now + timedelta(minutes=1))]
+    return [
+        s
+        for s in people
+        if is_available(
+            ZoneInfo(s.time_zone),
+            weekly[s.id],
+            overrides[s.id],
+            bookings=booked[s.id],
+            buffer=timedelta(minutes=program.buffer_minutes),
+            start=ctx.now,
+            end=ctx.now + timedelta(minutes=1),
+        )
+    ]
 
 
 def rank(ctx: Ctx, people: list[Supporter]) -> list[Supporter]:
     """Fewest recent assignments first, then longest since the last one, then chance."""
     since = ctx.now - FAIRNESS_WINDOW
     ids = [s.id for s in people]
-    recent = dict(ctx.session.execute(select(SupportRequest.supporter_id, func.count()).where(
-        SupportRequest.supporter_id.in_(ids), SupportRequest.matched_at >= since).group_by(
-        SupportRequest.supporter_id)).all()) if ids else {}
-    shuffled = random.sample(people, len(people))  # noqa: S311 - fairness tie-break, not security
+    recent = (
+        dict(
+            ctx.session.execute(
+                select(SupportRequest.supporter_id, func.count())
+                .where(SupportRequest.supporter_id.in_(ids), SupportRequest.matched_at >= since)
+                .group_by(SupportRequest.supporter_id)
+            ).all()
+        )
+        if ids
+        else {}
+    )
+    shuffled = random.sample(people, len(people))
     epoch = ctx.now - timedelta(days=36500)
     return sorted(shuffled, key=lambda s: (recent.get(s.id, 0), s.last_assigned_at or epoch))
 
@@ -65,16 +94,33 @@ def offer_next(ctx: Ctx, program: Program, request: SupportRequest) -> list[Offe
     """Offer the request to the next batch of ranked supporters; [] when nobody is free."""
     ranked = rank(ctx, eligible(ctx, program, request))[: program.offer_batch_size]
     expires = ctx.now + timedelta(minutes=program.offer_timeout_minutes)
-    offers = [Offer(id=uuid.uuid4(), request_id=request.id, supporter_id=s.id, status="pending",
-                    created_at=ctx.now, expires_at=expires) for s in ranked]
+    offers = [
+        Offer(
+            id=uuid.uuid4(),
+            request_id=request.id,
+            supporter_id=s.id,
+            status="pending",
+            created_at=ctx.now,
+            expires_at=expires,
+        )
+        for s in ranked
+    ]
     ctx.session.add_all(offers)
     if offers:
         request.status = "offered"
         request.first_offered_at = request.first_offered_at or ctx.now
     for offer in offers:
-        events.record(ctx.session, events.OfferMade(
-            program_id=program.id, at=ctx.now, offer_id=offer.id, request_id=request.id,
-            supporter_id=offer.supporter_id, expires_at=expires))
+        events.record(
+            ctx.session,
+            events.OfferMade(
+                program_id=program.id,
+                at=ctx.now,
+                offer_id=offer.id,
+                request_id=request.id,
+                supporter_id=offer.supporter_id,
+                expires_at=expires,
+            ),
+        )
     return offers
 
 
@@ -87,19 +133,26 @@ def get_offer(ctx: Ctx, offer_id: uuid.UUID) -> Offer:
     return offer
 
 
-def list_offers(ctx: Ctx, program: Program, supporter_id: uuid.UUID | None, status: str | None
-                ) -> list[tuple[Offer, SupportRequest]]:
+def list_offers(
+    ctx: Ctx, program: Program, supporter_id: uuid.UUID | None, status: str | None
+) -> list[tuple[Offer, SupportRequest]]:
     if ctx.principal.role == "supporter":
         require(ctx.principal, program.id, "supporter")
         supporter_id = ctx.principal.supporter_id
     else:
         require(ctx.principal, program.id, "service")
-    query = select(Offer, SupportRequest).join(SupportRequest).where(SupportRequest.program_id == program.id)
+    query = (
+        select(Offer, SupportRequest)
+        .join(SupportRequest)
+        .where(SupportRequest.program_id == program.id)
+    )
     if supporter_id is not None:
         query = query.where(Offer.supporter_id == supporter_id)
     if status is not None:
         query = query.where(Offer.status == status)
-    return [(o, r) for o, r in ctx.session.execute(query.order_by(Offer.created_at.desc()).limit(200))]
+    return [
+        (o, r) for o, r in ctx.session.execute(query.order_by(Offer.created_at.desc()).limit(200))
+    ]
 
 
 def accept(ctx: Ctx, offer_id: uuid.UUID) -> tuple[Offer, SupportRequest]:
@@ -112,20 +165,32 @@ def accept(ctx: Ctx, offer_id: uuid.UUID) -> tuple[Offer, SupportRequest]:
     if offer.status != "pending":
         raise AlreadyTaken(f"this offer is {offer.status}; the request was taken or withdrawn")
     supporter = ctx.session.get_one(Supporter, offer.supporter_id)
-    if capacity.live_chats(ctx, [supporter.id])[supporter.id] >= capacity.concurrent_cap(supporter, program):
+    if capacity.live_chats(ctx, [supporter.id])[supporter.id] >= capacity.concurrent_cap(
+        supporter, program
+    ):
         raise Conflict("you are at your limit of concurrent chats", field="offer_id")
-    won = ctx.session.execute(update(SupportRequest).where(
-        SupportRequest.id == request.id, SupportRequest.status.in_(OPEN)).values(
-        status="matched", supporter_id=supporter.id, matched_at=ctx.now))
+    won = ctx.session.execute(
+        update(SupportRequest)
+        .where(SupportRequest.id == request.id, SupportRequest.status.in_(OPEN))
+        .values(status="matched", supporter_id=supporter.id, matched_at=ctx.now)
+    )
     if won.rowcount != 1:  # type: ignore[attr-defined]
         ctx.session.rollback()
         raise AlreadyTaken("another supporter already accepted this request")
     others = _close_pending(ctx, request.id, "taken", keep=offer.id)
     offer.status, offer.responded_at = "accepted", ctx.now
     supporter.last_assigned_at = ctx.now
-    events.record(ctx.session, events.OfferAccepted(
-        program_id=program.id, at=ctx.now, offer_id=offer.id, request_id=request.id,
-        supporter_id=supporter.id, superseded_offer_ids=tuple(others)))
+    events.record(
+        ctx.session,
+        events.OfferAccepted(
+            program_id=program.id,
+            at=ctx.now,
+            offer_id=offer.id,
+            request_id=request.id,
+            supporter_id=supporter.id,
+            superseded_offer_ids=tuple(others),
+        ),
+    )
     audit.record(ctx, program.id, "offer.accepted", "offer", offer.id)
     ctx.session.commit()
     ctx.session.refresh(request)
@@ -139,9 +204,16 @@ def decline(ctx: Ctx, offer_id: uuid.UUID) -> Offer:
     request = ctx.session.get_one(SupportRequest, offer.request_id)
     program = ctx.session.get_one(Program, request.program_id)
     offer.status, offer.responded_at = "declined", ctx.now
-    events.record(ctx.session, events.OfferDeclined(
-        program_id=program.id, at=ctx.now, offer_id=offer.id, request_id=request.id,
-        supporter_id=offer.supporter_id))
+    events.record(
+        ctx.session,
+        events.OfferDeclined(
+            program_id=program.id,
+            at=ctx.now,
+            offer_id=offer.id,
+            request_id=request.id,
+            supporter_id=offer.supporter_id,
+        ),
+    )
     _move_on(ctx, program, request)
     audit.record(ctx, program.id, "offer.declined", "offer", offer.id)
     ctx.session.commit()
@@ -151,17 +223,23 @@ def decline(ctx: Ctx, offer_id: uuid.UUID) -> Offer:
 def _move_on(ctx: Ctx, program: Program, request: SupportRequest) -> None:
     """When no offer is pending any more, offer the request to the next supporters."""
     ctx.session.flush()
-    pending = ctx.session.scalar(select(func.count()).select_from(Offer).where(
-        Offer.request_id == request.id, Offer.status == "pending"))
-    if request.status in OPEN and not pending:
-        if not offer_next(ctx, program, request):
-            request.status = "open"
+    pending = ctx.session.scalar(
+        select(func.count())
+        .select_from(Offer)
+        .where(Offer.request_id == request.id, Offer.status == "pending")
+    )
+    if request.status in OPEN and not pending and not offer_next(ctx, program, request):
+        request.status = "open"
 
 
-def _close_pending(ctx: Ctx, request_id: uuid.UUID, status: str, keep: uuid.UUID | None = None
-                   ) -> list[uuid.UUID]:
-    pending = ctx.session.scalars(select(Offer).where(
-        Offer.request_id == request_id, Offer.status == "pending", Offer.id != keep)).all()
+def _close_pending(
+    ctx: Ctx, request_id: uuid.UUID, status: str, keep: uuid.UUID | None = None
+) -> list[uuid.UUID]:
+    pending = ctx.session.scalars(
+        select(Offer).where(
+            Offer.request_id == request_id, Offer.status == "pending", Offer.id != keep
+        )
+    ).all()
     for other in pending:
         other.status, other.responded_at = status, ctx.now
     return [o.id for o in pending]
@@ -170,8 +248,9 @@ def _close_pending(ctx: Ctx, request_id: uuid.UUID, status: str, keep: uuid.UUID
 def withdraw_offers_of(ctx: Ctx, supporter: Supporter) -> None:
     """A paused or offboarded supporter's pending offers go to someone else at once."""
     program = ctx.session.get_one(Program, supporter.program_id)
-    offers = ctx.session.scalars(select(Offer).where(
-        Offer.supporter_id == supporter.id, Offer.status == "pending")).all()
+    offers = ctx.session.scalars(
+        select(Offer).where(Offer.supporter_id == supporter.id, Offer.status == "pending")
+    ).all()
     for offer in offers:
         offer.status, offer.responded_at = "withdrawn", ctx.now
     supporter.status_changed_at = ctx.now
@@ -182,23 +261,37 @@ def withdraw_offers_of(ctx: Ctx, supporter: Supporter) -> None:
 def cancel_future_bookings_of(ctx: Ctx, supporter: Supporter) -> None:
     from core.services import bookings  # bookings use matching's neighbours; import late
 
-    future = ctx.session.scalars(select(Booking).where(
-        Booking.supporter_id == supporter.id, Booking.status == "confirmed",
-        Booking.starts_at > ctx.now)).all()
+    future = ctx.session.scalars(
+        select(Booking).where(
+            Booking.supporter_id == supporter.id,
+            Booking.status == "confirmed",
+            Booking.starts_at > ctx.now,
+        )
+    ).all()
     for booking in future:
         bookings.cancel_in_place(ctx, booking, by="program")
 
 
 def expire_offers(ctx: Ctx) -> int:
     """Expire offers past their time and move each request on; returns how many expired."""
-    due = ctx.session.scalars(select(Offer).where(
-        Offer.status == "pending", Offer.expires_at <= ctx.now).with_for_update(skip_locked=True)).all()
+    due = ctx.session.scalars(
+        select(Offer)
+        .where(Offer.status == "pending", Offer.expires_at <= ctx.now)
+        .with_for_update(skip_locked=True)
+    ).all()
     for offer in due:
         request = ctx.session.get_one(SupportRequest, offer.request_id)
         offer.status, offer.responded_at = "expired", ctx.now
-        events.record(ctx.session, events.OfferExpired(
-            program_id=request.program_id, at=ctx.now, offer_id=offer.id,
-            request_id=request.id, supporter_id=offer.supporter_id))
+        events.record(
+            ctx.session,
+            events.OfferExpired(
+                program_id=request.program_id,
+                at=ctx.now,
+                offer_id=offer.id,
+                request_id=request.id,
+                supporter_id=offer.supporter_id,
+            ),
+        )
     for request_id in {o.request_id for o in due}:
         request = ctx.session.get_one(SupportRequest, request_id)
         _move_on(ctx, ctx.session.get_one(Program, request.program_id), request)
@@ -208,8 +301,11 @@ def expire_offers(ctx: Ctx) -> int:
 
 def retry_waiting(ctx: Ctx) -> int:
     """Offer still-open talk-now requests again (someone may have come on duty); expire old ones."""
-    waiting = ctx.session.scalars(select(SupportRequest).where(
-        SupportRequest.status == "open", SupportRequest.urgency == "now")).all()
+    waiting = ctx.session.scalars(
+        select(SupportRequest).where(
+            SupportRequest.status == "open", SupportRequest.urgency == "now"
+        )
+    ).all()
     offered = 0
     for request in waiting:
         program = ctx.session.get_one(Program, request.program_id)

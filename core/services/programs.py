@@ -9,19 +9,45 @@ from sqlalchemy.exc import IntegrityError
 
 from core.errors import Conflict, Forbidden, NotFound
 from core.models import Program
-from core.schemas.programs import CrisisResourceOut, IntakeOut, Policy, ProgramIn, ProgramOut, ProgramPatch
+from core.schemas.programs import (
+    CrisisResourceOut,
+    IntakeOut,
+    Policy,
+    ProgramIn,
+    ProgramOut,
+    ProgramPatch,
+)
 from core.services import audit
 from core.services.access import Ctx, require
 
 DEFAULT_CRISIS_RESOURCES: list[dict[str, Any]] = [
-    {"locale": "en-US", "name": "988 Suicide & Crisis Lifeline", "contact": "Call or text 988",
-     "description": "Free, confidential, 24/7 in the United States.", "url": "https://988lifeline.org/"},
-    {"locale": "en-GB", "name": "Samaritans", "contact": "Call 116 123",
-     "description": "Free, 24/7 in the UK and Ireland.", "url": "https://www.samaritans.org/"},
-    {"locale": "en", "name": "Find a Helpline", "contact": "findahelpline.com",
-     "description": "Free crisis lines in your country.", "url": "https://findahelpline.com/"},
-    {"locale": "en", "name": "Emergency services", "contact": "Your local emergency number",
-     "description": "If you or someone else is in immediate danger."},
+    {
+        "locale": "en-US",
+        "name": "988 Suicide & Crisis Lifeline",
+        "contact": "Call or text 988",
+        "description": "Free, confidential, 24/7 in the United States.",
+        "url": "https://988lifeline.org/",
+    },
+    {
+        "locale": "en-GB",
+        "name": "Samaritans",
+        "contact": "Call 116 123",
+        "description": "Free, 24/7 in the UK and Ireland.",
+        "url": "https://www.samaritans.org/",
+    },
+    {
+        "locale": "en",
+        "name": "Find a Helpline",
+        "contact": "findahelpline.com",
+        "description": "Free crisis lines in your country.",
+        "url": "https://findahelpline.com/",
+    },
+    {
+        "locale": "en",
+        "name": "Emergency services",
+        "contact": "Your local emergency number",
+        "description": "If you or someone else is in immediate danger.",
+    },
 ]
 POLICY_FIELDS = tuple(Policy.model_fields)
 
@@ -81,9 +107,16 @@ def update_program(ctx: Ctx, slug: str, patch: ProgramPatch) -> Program:
 def program_out(program: Program) -> ProgramOut:
     policy = Policy.model_validate({f: getattr(program, f) for f in POLICY_FIELDS}, strict=False)
     return ProgramOut(
-        id=program.id, slug=program.slug, name=program.name, kind=program.kind,
-        time_zone=program.time_zone, locale=program.locale, policy=policy, topics=program.topics,
-        languages=program.languages, modes=program.modes,
+        id=program.id,
+        slug=program.slug,
+        name=program.name,
+        kind=program.kind,
+        time_zone=program.time_zone,
+        locale=program.locale,
+        policy=policy,
+        topics=program.topics,
+        languages=program.languages,
+        modes=program.modes,
         crisis_resources=[CrisisResourceOut(**r) for r in program.crisis_resources],
         crisis_phrases=program.crisis_phrases,
     )
@@ -102,8 +135,13 @@ def crisis_resources_for(program: Program, locale: str | None = None) -> list[Cr
 def intake(ctx: Ctx, slug: str, locale: str | None = None) -> IntakeOut:
     program = get_program(ctx, slug)
     return IntakeOut(
-        slug=program.slug, name=program.name, locale=program.locale,
-        time_zone=program.time_zone, topics=program.topics, languages=program.languages,
-        modes=program.modes, session_minutes=program.session_minutes,
+        slug=program.slug,
+        name=program.name,
+        locale=program.locale,
+        time_zone=program.time_zone,
+        topics=program.topics,
+        languages=program.languages,
+        modes=program.modes,
+        session_minutes=program.session_minutes,
         crisis_resources=crisis_resources_for(program, locale),
     )

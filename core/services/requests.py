@@ -9,14 +9,19 @@ from datetime import timedelta
 from sqlalchemy import delete, select, update
 
 from core import events
-from core.crypto import IdentityCipher, new_secret_token, token_digest
+from core.crypto import REQUESTER_TOKEN_PREFIX, IdentityCipher, new_secret_token, token_digest
 from core.domain.aliases import new_alias
 from core.domain.crisis import contains_crisis_language
 from core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from core.models import Booking, Feedback, Program, RequesterIdentity, Supporter, SupportRequest
 from core.schemas.programs import NOT_A_CRISIS_SERVICE
 from core.schemas.requests import (
-    AssignedRequest, BookingBrief, Crisis, FeedbackIn, RequestIn, RequestView,
+    AssignedRequest,
+    BookingBrief,
+    Crisis,
+    FeedbackIn,
+    RequestIn,
+    RequestView,
 )
 from core.schemas.supporters import SupporterPublic
 from core.services import audit, matching
@@ -24,7 +29,6 @@ from core.services.access import Ctx, require
 from core.services.programs import crisis_resources_for, get_program
 
 log = logging.getLogger(__name__)
-REQUESTER_TOKEN_PREFIX = "plr_"
 LIVE = ("matched", "in_chat", "scheduled")
 
 
@@ -34,28 +38,47 @@ def create(ctx: Ctx, data: RequestIn) -> tuple[SupportRequest, str]:
     if ctx.principal.role not in ("anonymous", "service", "system"):
         raise Forbidden(f"the {ctx.principal.role} role may not ask for a chat with this token")
     if data.requester is not None and ctx.principal.role not in ("service", "system"):
-        raise Forbidden("only an integration's service token may pass a requester identity",
-                        field="requester")
+        raise Forbidden(
+            "only an integration's service token may pass a requester identity", field="requester"
+        )
     _check_offered(program, data)
-    crisis = contains_crisis_language(data.note, data.locale or program.locale,
-                                      _extra_phrases(program, data.locale))
+    crisis = contains_crisis_language(
+        data.note, data.locale or program.locale, _extra_phrases(program, data.locale)
+    )
     if crisis:
         log.info("crisis resources shown (program %s)", program.slug)
     token = new_secret_token(REQUESTER_TOKEN_PREFIX)
     request = SupportRequest(
-        id=uuid.uuid4(), program_id=program.id, alias=new_alias(_aliases_in_use(ctx, program)),
-        topic=data.topic, urgency=data.urgency, mode=data.mode, language=data.language,
-        note=data.note or None, is_urgent=crisis, crisis_signposted=crisis, status="open",
-        token_hash=token_digest(token), channel=data.channel, created_at=ctx.now,
+        id=uuid.uuid4(),
+        program_id=program.id,
+        alias=new_alias(_aliases_in_use(ctx, program)),
+        topic=data.topic,
+        urgency=data.urgency,
+        mode=data.mode,
+        language=data.language,
+        note=data.note or None,
+        is_urgent=crisis,
+        crisis_signposted=crisis,
+        status="open",
+        token_hash=token_digest(token),
+        channel=data.channel,
+        created_at=ctx.now,
         excluded_supporter_ids=[str(x) for x in data.avoid_supporters],
     )
     ctx.session.add(request)
     ctx.session.flush()  # the identity row refers to it
     if data.requester is not None:
         store_identity(ctx, request, data.requester.platform, data.requester.subject)
-    events.record(ctx.session, events.RequestCreated(
-        program_id=program.id, at=ctx.now, request_id=request.id, urgency=request.urgency,
-        is_urgent=request.is_urgent))
+    events.record(
+        ctx.session,
+        events.RequestCreated(
+            program_id=program.id,
+            at=ctx.now,
+            request_id=request.id,
+            urgency=request.urgency,
+            is_urgent=request.is_urgent,
+        ),
+    )
     ctx.session.flush()
     if data.urgency == "now":
         matching.offer_next(ctx, program, request)
@@ -68,32 +91,50 @@ def create(ctx: Ctx, data: RequestIn) -> tuple[SupportRequest, str]:
 
 
 def _check_offered(program: Program, data: RequestIn) -> None:
-    for field, value, offered in (("topic", data.topic, program.topics),
-                                  ("language", data.language, program.languages),
-                                  ("mode", data.mode, program.modes)):
+    for field, value, offered in (
+        ("topic", data.topic, program.topics),
+        ("language", data.language, program.languages),
+        ("mode", data.mode, program.modes),
+    ):
         if value not in offered:
-            raise ValidationFailed(f"{field}: {value!r} is not offered (choose from "
-                                   f"{', '.join(offered)})", field=field)
+            raise ValidationFailed(
+                f"{field}: {value!r} is not offered (choose from {', '.join(offered)})", field=field
+            )
     if data.urgency == "now" and data.slot is not None:
         raise ValidationFailed("slot: only for urgency 'scheduled'", field="slot")
 
 
 def _extra_phrases(program: Program, locale: str | None) -> list[str]:
     wanted = (locale or program.locale).split("-")[0]
-    return [p for key, phrases in program.crisis_phrases.items() if key.split("-")[0] == wanted
-            for p in phrases]
+    return [
+        p
+        for key, phrases in program.crisis_phrases.items()
+        if key.split("-")[0] == wanted
+        for p in phrases
+    ]
 
 
 def _aliases_in_use(ctx: Ctx, program: Program) -> set[str]:
-    return set(ctx.session.scalars(select(SupportRequest.alias).where(
-        SupportRequest.program_id == program.id, SupportRequest.status != "closed")))
+    return set(
+        ctx.session.scalars(
+            select(SupportRequest.alias).where(
+                SupportRequest.program_id == program.id, SupportRequest.status != "closed"
+            )
+        )
+    )
 
 
 def store_identity(ctx: Ctx, request: SupportRequest, platform: str, subject: str) -> None:
     cipher = _cipher(ctx)
-    ctx.session.add(RequesterIdentity(
-        request_id=request.id, platform=platform, lookup_hash=cipher.lookup_hash(platform, subject),
-        ciphertext=cipher.encrypt(subject), created_at=ctx.now))
+    ctx.session.add(
+        RequesterIdentity(
+            request_id=request.id,
+            platform=platform,
+            lookup_hash=cipher.lookup_hash(platform, subject),
+            ciphertext=cipher.encrypt(subject),
+            created_at=ctx.now,
+        )
+    )
 
 
 def _cipher(ctx: Ctx) -> IdentityCipher:
@@ -102,13 +143,20 @@ def _cipher(ctx: Ctx) -> IdentityCipher:
     return ctx.cipher
 
 
-def requests_of(ctx: Ctx, program_id: uuid.UUID, platform: str, subject: str) -> list[SupportRequest]:
+def requests_of(
+    ctx: Ctx, program_id: uuid.UUID, platform: str, subject: str
+) -> list[SupportRequest]:
     """An integration's look-up of its user's requests, newest first (service tokens only)."""
     require(ctx.principal, program_id, "service")
     digest = _cipher(ctx).lookup_hash(platform, subject)
-    return list(ctx.session.scalars(select(SupportRequest).join(RequesterIdentity).where(
-        SupportRequest.program_id == program_id, RequesterIdentity.lookup_hash == digest).order_by(
-        SupportRequest.created_at.desc())))
+    return list(
+        ctx.session.scalars(
+            select(SupportRequest)
+            .join(RequesterIdentity)
+            .where(SupportRequest.program_id == program_id, RequesterIdentity.lookup_hash == digest)
+            .order_by(SupportRequest.created_at.desc())
+        )
+    )
 
 
 def identity_of(ctx: Ctx, request_id: uuid.UUID) -> tuple[str, str] | None:
@@ -117,7 +165,9 @@ def identity_of(ctx: Ctx, request_id: uuid.UUID) -> tuple[str, str] | None:
     if request is None:
         raise NotFound("no such request", field="request_id")
     require(ctx.principal, request.program_id, "service")
-    row = ctx.session.scalar(select(RequesterIdentity).where(RequesterIdentity.request_id == request_id))
+    row = ctx.session.scalar(
+        select(RequesterIdentity).where(RequesterIdentity.request_id == request_id)
+    )
     return (row.platform, _cipher(ctx).decrypt(row.ciphertext)) if row else None
 
 
@@ -131,8 +181,11 @@ def get_request(ctx: Ctx, request_id: uuid.UUID) -> SupportRequest:
         if principal.request_id != request.id:
             raise NotFound("no such request", field="request_id")
         return request
-    if principal.role == "supporter" and request.supporter_id == principal.supporter_id \
-            and principal.supporter_id is not None:
+    if (
+        principal.role == "supporter"
+        and request.supporter_id == principal.supporter_id
+        and principal.supporter_id is not None
+    ):
         require(principal, request.program_id, "supporter")
         return request
     require(principal, request.program_id, "service")
@@ -143,14 +196,24 @@ def view(ctx: Ctx, request: SupportRequest, locale: str | None = None) -> Reques
     program = ctx.session.get_one(Program, request.program_id)
     supporter = ctx.session.get(Supporter, request.supporter_id) if request.supporter_id else None
     return RequestView(
-        id=request.id, alias=request.alias, status=request.status, outcome=request.outcome,
-        urgency=request.urgency, is_urgent=request.is_urgent, topic=request.topic,
-        mode=request.mode, language=request.language, created_at=request.created_at,
+        id=request.id,
+        alias=request.alias,
+        status=request.status,
+        outcome=request.outcome,
+        urgency=request.urgency,
+        is_urgent=request.is_urgent,
+        topic=request.topic,
+        mode=request.mode,
+        language=request.language,
+        created_at=request.created_at,
         supporter=SupporterPublic.model_validate(supporter) if supporter else None,
-        booking=booking_brief(ctx, request), feedback_given=request.feedback_given,
-        waiting=_waiting(ctx, request), notice=NOT_A_CRISIS_SERVICE,
-        crisis=Crisis(detected=request.crisis_signposted,
-                      resources=crisis_resources_for(program, locale)),
+        booking=booking_brief(ctx, request),
+        feedback_given=request.feedback_given,
+        waiting=_waiting(ctx, request),
+        notice=NOT_A_CRISIS_SERVICE,
+        crisis=Crisis(
+            detected=request.crisis_signposted, resources=crisis_resources_for(program, locale)
+        ),
     )
 
 
@@ -158,23 +221,39 @@ def assigned_view(ctx: Ctx, request: SupportRequest) -> AssignedRequest:
     if ctx.principal.role == "requester":
         raise Forbidden("use the requester view")
     return AssignedRequest(
-        id=request.id, alias=request.alias, status=request.status, urgency=request.urgency,
-        is_urgent=request.is_urgent, topic=request.topic, mode=request.mode,
-        language=request.language, note=request.note if request.status != "closed" else None,
+        id=request.id,
+        alias=request.alias,
+        status=request.status,
+        urgency=request.urgency,
+        is_urgent=request.is_urgent,
+        topic=request.topic,
+        mode=request.mode,
+        language=request.language,
+        note=request.note if request.status != "closed" else None,
         booking=booking_brief(ctx, request),
     )
 
 
 def booking_brief(ctx: Ctx, request: SupportRequest) -> BookingBrief | None:
-    booking = ctx.session.scalar(select(Booking).where(Booking.request_id == request.id).order_by(
-        Booking.created_at.desc()).limit(1))
+    booking = ctx.session.scalar(
+        select(Booking)
+        .where(Booking.request_id == request.id)
+        .order_by(Booking.created_at.desc())
+        .limit(1)
+    )
     if booking is None:
         return None
     supporter = ctx.session.get_one(Supporter, booking.supporter_id)
     return BookingBrief(
-        id=booking.id, starts_at=booking.starts_at, ends_at=booking.ends_at, mode=booking.mode,
-        status=booking.status, supporter=SupporterPublic.model_validate(supporter),
-        calendar_uid=booking.calendar_uid, sequence=booking.sequence)
+        id=booking.id,
+        starts_at=booking.starts_at,
+        ends_at=booking.ends_at,
+        mode=booking.mode,
+        status=booking.status,
+        supporter=SupporterPublic.model_validate(supporter),
+        calendar_uid=booking.calendar_uid,
+        sequence=booking.sequence,
+    )
 
 
 def _waiting(ctx: Ctx, request: SupportRequest) -> str | None:
@@ -203,8 +282,10 @@ def close_session(ctx: Ctx, request_id: uuid.UUID, outcome: str) -> SupportReque
     if ctx.principal.role == "requester":
         return cancel(ctx, request_id)
     if request.status not in LIVE:
-        raise Conflict(f"only a matched, scheduled or running session can be closed "
-                       f"(this one is {request.status})")
+        raise Conflict(
+            f"only a matched, scheduled or running session can be closed "
+            f"(this one is {request.status})"
+        )
     close(ctx, request, outcome)
     ctx.session.commit()
     return request
@@ -218,9 +299,15 @@ def start_chat(ctx: Ctx, request_id: uuid.UUID) -> SupportRequest:
         raise Conflict(f"a chat starts from a matched request (this one is {request.status})")
     request.status = "in_chat"
     assert request.supporter_id is not None
-    events.record(ctx.session, events.ChatStarted(program_id=request.program_id, at=ctx.now,
-                                                  request_id=request.id,
-                                                  supporter_id=request.supporter_id))
+    events.record(
+        ctx.session,
+        events.ChatStarted(
+            program_id=request.program_id,
+            at=ctx.now,
+            request_id=request.id,
+            supporter_id=request.supporter_id,
+        ),
+    )
     ctx.session.commit()
     return request
 
@@ -230,17 +317,25 @@ def close(ctx: Ctx, request: SupportRequest, outcome: str) -> None:
     from core.services import bookings  # bookings import this module; import late
 
     matching._close_pending(ctx, request.id, "withdrawn")
-    booking = ctx.session.scalar(select(Booking).where(
-        Booking.request_id == request.id, Booking.status == "confirmed"))
+    booking = ctx.session.scalar(
+        select(Booking).where(Booking.request_id == request.id, Booking.status == "confirmed")
+    )
     if booking is not None:
         if outcome == "completed":
             booking.status, booking.updated_at = "completed", ctx.now
         else:
             bookings.cancel_in_place(ctx, booking, by=ctx.principal.role, close_request=False)
     request.status, request.outcome, request.closed_at = "closed", outcome, ctx.now
-    events.record(ctx.session, events.SessionClosed(
-        program_id=request.program_id, at=ctx.now, request_id=request.id, outcome=outcome,
-        supporter_id=request.supporter_id))
+    events.record(
+        ctx.session,
+        events.SessionClosed(
+            program_id=request.program_id,
+            at=ctx.now,
+            request_id=request.id,
+            outcome=outcome,
+            supporter_id=request.supporter_id,
+        ),
+    )
     audit.record(ctx, request.program_id, f"request.{outcome}", "request", None)
 
 
@@ -251,14 +346,22 @@ def give_feedback(ctx: Ctx, request_id: uuid.UUID, data: FeedbackIn) -> None:
         raise Forbidden("only the requester gives feedback")
     if request.status != "closed" or request.outcome != "completed":
         raise Conflict("feedback is for a completed session", field="rating")
-    won = ctx.session.execute(update(SupportRequest).where(
-        SupportRequest.id == request.id, SupportRequest.feedback_given.is_(False)).values(
-        feedback_given=True))
+    won = ctx.session.execute(
+        update(SupportRequest)
+        .where(SupportRequest.id == request.id, SupportRequest.feedback_given.is_(False))
+        .values(feedback_given=True)
+    )
     if won.rowcount != 1:  # type: ignore[attr-defined]
         ctx.session.rollback()
         raise Conflict("feedback was already given for this session", field="rating")
-    ctx.session.add(Feedback(program_id=request.program_id, rating=data.rating,
-                             comment=data.comment or None, submitted_on=ctx.now.date()))
+    ctx.session.add(
+        Feedback(
+            program_id=request.program_id,
+            rating=data.rating,
+            comment=data.comment or None,
+            submitted_on=ctx.now.date(),
+        )
+    )
     ctx.session.commit()
 
 
@@ -267,14 +370,22 @@ def purge_expired(ctx: Ctx) -> int:
     count = 0
     for program in ctx.session.scalars(select(Program)):
         cutoff = ctx.now - timedelta(days=program.retention_days)
-        due = ctx.session.scalars(select(SupportRequest).where(
-            SupportRequest.program_id == program.id, SupportRequest.status == "closed",
-            SupportRequest.closed_at <= cutoff, SupportRequest.purged_at.is_(None))).all()
+        due = ctx.session.scalars(
+            select(SupportRequest).where(
+                SupportRequest.program_id == program.id,
+                SupportRequest.status == "closed",
+                SupportRequest.closed_at <= cutoff,
+                SupportRequest.purged_at.is_(None),
+            )
+        ).all()
         for request in due:
             request.note, request.purged_at = None, ctx.now
         if due:
-            ctx.session.execute(delete(RequesterIdentity).where(
-                RequesterIdentity.request_id.in_([r.id for r in due])))
+            ctx.session.execute(
+                delete(RequesterIdentity).where(
+                    RequesterIdentity.request_id.in_([r.id for r in due])
+                )
+            )
         count += len(due)
     ctx.session.commit()
     return count

@@ -12,7 +12,13 @@ from sqlalchemy.exc import IntegrityError
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.models import Program, Supporter, SupporterContact, TrainingRecord
 from core.schemas.supporters import (
-    Contact, SupporterIn, SupporterOut, SupporterPatch, SupporterQuery, TrainingIn, TrainingOut,
+    Contact,
+    SupporterIn,
+    SupporterOut,
+    SupporterPatch,
+    SupporterQuery,
+    TrainingIn,
+    TrainingOut,
 )
 from core.services import audit
 from core.services.access import STAFF, Ctx, require, require_self_or
@@ -30,8 +36,13 @@ def training_state(supporter: Supporter, required: list[str], today: date) -> Tr
     reasons: list[str] = []
     until: date | None = None
     for name in required:
-        valid = [t for t in supporter.trainings if t.name.casefold() == name.casefold()
-                 and t.completed_on <= today and (t.expires_on is None or t.expires_on > today)]
+        valid = [
+            t
+            for t in supporter.trainings
+            if t.name.casefold() == name.casefold()
+            and t.completed_on <= today
+            and (t.expires_on is None or t.expires_on > today)
+        ]
         if not valid:
             lapsed = any(t.name.casefold() == name.casefold() for t in supporter.trainings)
             reasons.append(f"training {'lapsed' if lapsed else 'missing'}: {name}")
@@ -52,13 +63,21 @@ def supporter_out(supporter: Supporter, program: Program, today: date) -> Suppor
     state = training_state(supporter, program.required_trainings, today)
     reasons = unmatchable_reasons(supporter, program, today)
     return SupporterOut(
-        id=supporter.id, alias=supporter.alias, external_ref=supporter.external_ref,
-        time_zone=supporter.time_zone, languages=supporter.languages, topics=supporter.topics,
-        modes=supporter.modes, status=supporter.status, weekly_cap=supporter.weekly_cap,
+        id=supporter.id,
+        alias=supporter.alias,
+        external_ref=supporter.external_ref,
+        time_zone=supporter.time_zone,
+        languages=supporter.languages,
+        topics=supporter.topics,
+        modes=supporter.modes,
+        status=supporter.status,
+        weekly_cap=supporter.weekly_cap,
         concurrent_cap=supporter.concurrent_cap,
         contacts=[Contact(platform=c.platform, address=c.address) for c in supporter.contacts],
         trainings=[TrainingOut.model_validate(t) for t in supporter.trainings],
-        matchable=not reasons, unmatchable_reasons=reasons, trained_until=state.trained_until,
+        matchable=not reasons,
+        unmatchable_reasons=reasons,
+        trained_until=state.trained_until,
     )
 
 
@@ -67,7 +86,9 @@ def get_supporter(ctx: Ctx, supporter_id: uuid.UUID, *roles: str) -> tuple[Suppo
     supporter = ctx.session.get(Supporter, supporter_id)
     if supporter is None:
         raise NotFound("no such supporter", field="supporter_id")
-    require_self_or(ctx.principal, supporter.program_id, supporter.id, *(roles or (*STAFF, "service")))
+    require_self_or(
+        ctx.principal, supporter.program_id, supporter.id, *(roles or (*STAFF, "service"))
+    )
     program = ctx.session.get_one(Program, supporter.program_id)
     return supporter, program
 
@@ -78,8 +99,12 @@ def list_supporters(ctx: Ctx, program: Program, query: SupporterQuery) -> list[S
     if query.status:
         statement = statement.where(Supporter.status == query.status)
     found = ctx.session.scalars(statement.order_by(Supporter.alias)).all()
-    return [s for s in found if (not query.topic or query.topic in s.topics)
-            and (not query.language or query.language in s.languages)]
+    return [
+        s
+        for s in found
+        if (not query.topic or query.topic in s.topics)
+        and (not query.language or query.language in s.languages)
+    ]
 
 
 def add_supporter(ctx: Ctx, program: Program, data: SupporterIn) -> Supporter:
@@ -95,8 +120,12 @@ def add_supporter(ctx: Ctx, program: Program, data: SupporterIn) -> Supporter:
 def build_supporter(ctx: Ctx, program: Program, data: SupporterIn) -> Supporter:
     _check_offered(program, data.topics, data.languages, data.modes)
     values = data.model_dump(exclude={"contacts"})
-    supporter = Supporter(id=uuid.uuid4(), program_id=program.id, created_at=ctx.now, status="active", **values)
-    supporter.contacts = [SupporterContact(program_id=program.id, **c.model_dump()) for c in data.contacts]
+    supporter = Supporter(
+        id=uuid.uuid4(), program_id=program.id, created_at=ctx.now, status="active", **values
+    )
+    supporter.contacts = [
+        SupporterContact(program_id=program.id, **c.model_dump()) for c in data.contacts
+    ]
     return supporter
 
 
@@ -109,11 +138,18 @@ def update_supporter(ctx: Ctx, supporter_id: uuid.UUID, patch: SupporterPatch) -
     if patch.contacts is not None:
         if supporter.status == "offboarded":
             raise Conflict("an offboarded supporter keeps no contact data", field="contacts")
-        supporter.contacts = [SupporterContact(program_id=program.id, **c.model_dump())
-                              for c in patch.contacts]
+        supporter.contacts = [
+            SupporterContact(program_id=program.id, **c.model_dump()) for c in patch.contacts
+        ]
     _flush_unique(ctx)
-    audit.record(ctx, program.id, "supporter.updated", "supporter", supporter.id,
-                 fields=sorted(patch.model_fields_set))
+    audit.record(
+        ctx,
+        program.id,
+        "supporter.updated",
+        "supporter",
+        supporter.id,
+        fields=sorted(patch.model_fields_set),
+    )
     ctx.session.commit()
     return supporter
 
@@ -154,32 +190,48 @@ def add_training(ctx: Ctx, supporter_id: uuid.UUID, data: TrainingIn) -> Trainin
 
 def delete_training(ctx: Ctx, supporter_id: uuid.UUID, training_id: uuid.UUID) -> None:
     supporter, program = get_supporter(ctx, supporter_id, "admin", "coordinator")
-    removed = ctx.session.execute(delete(TrainingRecord).where(
-        TrainingRecord.id == training_id, TrainingRecord.supporter_id == supporter.id))
+    removed = ctx.session.execute(
+        delete(TrainingRecord).where(
+            TrainingRecord.id == training_id, TrainingRecord.supporter_id == supporter.id
+        )
+    )
     if removed.rowcount == 0:  # type: ignore[attr-defined]
         raise NotFound("no such training record", field="training_id")
     audit.record(ctx, program.id, "training.deleted", "supporter", supporter.id)
     ctx.session.commit()
 
 
-def find_by_contact(ctx: Ctx, program_id: uuid.UUID, platform: str, address: str) -> Supporter | None:
+def find_by_contact(
+    ctx: Ctx, program_id: uuid.UUID, platform: str, address: str
+) -> Supporter | None:
     """The supporter behind a Slack/Teams/e-mail address, for plugins."""
     require(ctx.principal, program_id, "service")
-    return ctx.session.scalar(select(Supporter).join(SupporterContact).where(
-        SupporterContact.program_id == program_id, SupporterContact.platform == platform,
-        SupporterContact.address == address))
+    return ctx.session.scalar(
+        select(Supporter)
+        .join(SupporterContact)
+        .where(
+            SupporterContact.program_id == program_id,
+            SupporterContact.platform == platform,
+            SupporterContact.address == address,
+        )
+    )
 
 
-def _check_offered(program: Program, topics: list[str] | None, languages: list[str] | None,
-                   modes: list[str] | None) -> None:
-    for field, given, offered in (("topics", topics, program.topics),
-                                  ("languages", languages, program.languages),
-                                  ("modes", modes, program.modes)):
+def _check_offered(
+    program: Program, topics: list[str] | None, languages: list[str] | None, modes: list[str] | None
+) -> None:
+    for field, given, offered in (
+        ("topics", topics, program.topics),
+        ("languages", languages, program.languages),
+        ("modes", modes, program.modes),
+    ):
         unknown = sorted(set(given or ()) - set(offered))
         if unknown:
             raise ValidationFailed(
                 f"{field}: {', '.join(unknown)} not offered by this program "
-                f"(offered: {', '.join(offered)})", field=field)
+                f"(offered: {', '.join(offered)})",
+                field=field,
+            )
 
 
 def _flush_unique(ctx: Ctx) -> None:
@@ -189,5 +241,6 @@ def _flush_unique(ctx: Ctx) -> None:
         ctx.session.rollback()
         text = str(exc.orig)
         field = "alias" if "alias" in text else "external_ref" if "ref" in text else "contacts"
-        raise Conflict(f"{field}: already used by another supporter in this program",
-                       field=field) from None
+        raise Conflict(
+            f"{field}: already used by another supporter in this program", field=field
+        ) from None

@@ -50,12 +50,15 @@ def policy_of(program: Program) -> SlotPolicy:
 
 def candidates(ctx: Ctx, program: Program, wanted: SlotFilter) -> list[Supporter]:
     """Active, currently trained supporters offering the topic, language and mode."""
-    query = select(Supporter).where(Supporter.program_id == program.id, Supporter.status == "active")
+    query = select(Supporter).where(
+        Supporter.program_id == program.id, Supporter.status == "active"
+    )
     if wanted.supporter_id is not None:
         query = query.where(Supporter.id == wanted.supporter_id)
     today = ctx.now.astimezone(ZoneInfo(program.time_zone)).date()
     return [
-        s for s in ctx.session.scalars(query)
+        s
+        for s in ctx.session.scalars(query)
         if (not wanted.topic or wanted.topic in s.topics)
         and (not wanted.language or wanted.language in s.languages)
         and (not wanted.mode or wanted.mode in s.modes)
@@ -72,50 +75,80 @@ def search(ctx: Ctx, program: Program, wanted: SlotFilter) -> list[FoundSlot]:
     zone = ZoneInfo(program.time_zone)
     reach = policy.session + policy.buffer
     start, end = wanted.start - reach, wanted.end + reach
-    weekly, overrides = load_windows(ctx, supporters, (start - timedelta(days=2)).date(),
-                                     (end + timedelta(days=2)).date())
+    weekly, overrides = load_windows(
+        ctx, supporters, (start - timedelta(days=2)).date(), (end + timedelta(days=2)).date()
+    )
     bookings = _bookings(ctx, [s.id for s in supporters], start, end, wanted.ignore_booking)
     weeks = capacity.weeks_between(wanted.start, wanted.end + policy.session, zone)
-    load = capacity.sessions_per_week(ctx, program, [s.id for s in supporters], weeks,
-                                      ignore_booking=wanted.ignore_booking)
+    load = capacity.sessions_per_week(
+        ctx, program, [s.id for s in supporters], weeks, ignore_booking=wanted.ignore_booking
+    )
     found: list[FoundSlot] = []
     for supporter in supporters:
         blocked = _blocked(supporter, program, weeks, load, zone, ctx.now)
         for interval in free_slots(
-            ZoneInfo(supporter.time_zone), weekly[supporter.id], overrides[supporter.id],
-            bookings=bookings[supporter.id], blocked=blocked, policy=policy, now=ctx.now,
-            window_start=wanted.start, window_end=wanted.end,
+            ZoneInfo(supporter.time_zone),
+            weekly[supporter.id],
+            overrides[supporter.id],
+            bookings=bookings[supporter.id],
+            blocked=blocked,
+            policy=policy,
+            now=ctx.now,
+            window_start=wanted.start,
+            window_end=wanted.end,
         ):
             found.append(FoundSlot(interval, supporter))
     found.sort(key=lambda f: (f.interval.start, f.supporter.alias))
     return found
 
 
-def is_bookable(ctx: Ctx, program: Program, supporter: Supporter, starts_at: datetime,
-                ignore_booking: uuid.UUID | None = None) -> bool:
+def is_bookable(
+    ctx: Ctx,
+    program: Program,
+    supporter: Supporter,
+    starts_at: datetime,
+    ignore_booking: uuid.UUID | None = None,
+) -> bool:
     """Whether one exact slot is offered right now (called inside the booking lock)."""
-    wanted = SlotFilter(start=starts_at, end=starts_at + timedelta(minutes=1),
-                        supporter_id=supporter.id, ignore_booking=ignore_booking)
+    wanted = SlotFilter(
+        start=starts_at,
+        end=starts_at + timedelta(minutes=1),
+        supporter_id=supporter.id,
+        ignore_booking=ignore_booking,
+    )
     return any(f.interval.start == starts_at for f in search(ctx, program, wanted))
 
 
-def _bookings(ctx: Ctx, ids: list[uuid.UUID], start: datetime, end: datetime,
-              ignore: uuid.UUID | None = None) -> dict[uuid.UUID, list[Interval]]:
+def _bookings(
+    ctx: Ctx, ids: list[uuid.UUID], start: datetime, end: datetime, ignore: uuid.UUID | None = None
+) -> dict[uuid.UUID, list[Interval]]:
     by_supporter: dict[uuid.UUID, list[Interval]] = defaultdict(list)
     if not ids:
         return by_supporter
-    rows = ctx.session.execute(select(Booking.supporter_id, Booking.starts_at, Booking.ends_at).where(
-        Booking.supporter_id.in_(ids), Booking.status != "cancelled",
-        Booking.ends_at > start, Booking.starts_at < end, Booking.id != ignore).order_by(
-        Booking.starts_at))
+    rows = ctx.session.execute(
+        select(Booking.supporter_id, Booking.starts_at, Booking.ends_at)
+        .where(
+            Booking.supporter_id.in_(ids),
+            Booking.status != "cancelled",
+            Booking.ends_at > start,
+            Booking.starts_at < end,
+            Booking.id != ignore,
+        )
+        .order_by(Booking.starts_at)
+    )
     for supporter_id, starts_at, ends_at in rows:
         by_supporter[supporter_id].append(Interval(starts_at, ends_at))
     return by_supporter
 
 
-def _blocked(supporter: Supporter, program: Program, weeks: list[Interval],
-             load: dict[tuple[uuid.UUID, datetime], int], zone: ZoneInfo, now: datetime
-             ) -> list[Interval]:
+def _blocked(
+    supporter: Supporter,
+    program: Program,
+    weeks: list[Interval],
+    load: dict[tuple[uuid.UUID, datetime], int],
+    zone: ZoneInfo,
+    now: datetime,
+) -> list[Interval]:
     """Weeks already at the cap, and everything after a required training lapses."""
     cap = capacity.weekly_cap(supporter, program)
     blocked = [w for w in weeks if load.get((supporter.id, w.start), 0) >= cap]

@@ -6,17 +6,21 @@ import uuid
 
 from sqlalchemy import select
 
-from core.crypto import new_secret_token, token_digest
+from core.crypto import API_TOKEN_PREFIX, new_secret_token, token_digest
 from core.errors import Forbidden, NotFound, ValidationFailed
 from core.models import ApiToken, Program, Supporter
 from core.services import audit
 from core.services.access import ROLES, Ctx, require
 
-API_TOKEN_PREFIX = "plt_"
 
-
-def create(ctx: Ctx, *, role: str, program: Program | None, name: str,
-           supporter_id: uuid.UUID | None = None) -> tuple[ApiToken, str]:
+def create(
+    ctx: Ctx,
+    *,
+    role: str,
+    program: Program | None,
+    name: str,
+    supporter_id: uuid.UUID | None = None,
+) -> tuple[ApiToken, str]:
     """Issue a token; admins of a program may issue tokens for their own program only."""
     if role not in ROLES:
         raise ValidationFailed(f"role must be one of {', '.join(ROLES)}", field="role")
@@ -29,12 +33,19 @@ def create(ctx: Ctx, *, role: str, program: Program | None, name: str,
     if role == "supporter":
         supporter = ctx.session.get(Supporter, supporter_id) if supporter_id else None
         if supporter is None or program is None or supporter.program_id != program.id:
-            raise ValidationFailed("a supporter token needs a supporter of this program",
-                                   field="supporter_id")
+            raise ValidationFailed(
+                "a supporter token needs a supporter of this program", field="supporter_id"
+            )
     secret = new_secret_token(API_TOKEN_PREFIX)
-    token = ApiToken(id=uuid.uuid4(), program_id=program.id if program else None, role=role,
-                     supporter_id=supporter_id if role == "supporter" else None, name=name,
-                     token_hash=token_digest(secret), created_at=ctx.now)
+    token = ApiToken(
+        id=uuid.uuid4(),
+        program_id=program.id if program else None,
+        role=role,
+        supporter_id=supporter_id if role == "supporter" else None,
+        name=name,
+        token_hash=token_digest(secret),
+        created_at=ctx.now,
+    )
     ctx.session.add(token)
     audit.record(ctx, token.program_id, "token.created", "token", token.id, role=role)
     ctx.session.commit()
@@ -56,5 +67,8 @@ def revoke(ctx: Ctx, token_id: uuid.UUID) -> None:
 
 def list_tokens(ctx: Ctx, program: Program) -> list[ApiToken]:
     require(ctx.principal, program.id, "admin")
-    return list(ctx.session.scalars(select(ApiToken).where(
-        ApiToken.program_id == program.id).order_by(ApiToken.created_at)))
+    return list(
+        ctx.session.scalars(
+            select(ApiToken).where(ApiToken.program_id == program.id).order_by(ApiToken.created_at)
+        )
+    )

@@ -1,4 +1,4 @@
-"""Scheduled requests through the API: slots, booking, buffers, caps, reschedule, cancel, feedback."""
+"""Scheduled requests over HTTP: slots, booking, buffers, caps, reschedule, cancel, feedback."""
 
 from __future__ import annotations
 
@@ -8,14 +8,20 @@ from sqlalchemy import func, select
 
 from core.models import Booking, Feedback, RequesterIdentity, SupportRequest
 from core.services import requests as request_service
-from tests.helpers import EVERY_WEEKDAY, auth, make_world, system_ctx
+from tests.helpers import auth, make_world, system_ctx
 
 THURSDAY = "from=2026-03-05T00:00:00Z&to=2026-03-06T00:00:00Z"
 
 
 def scheduled(client, **fields):
-    body = {"program": "acme", "topic": "stress", "urgency": "scheduled", "mode": "video",
-            "language": "en", **fields}
+    body = {
+        "program": "acme",
+        "topic": "stress",
+        "urgency": "scheduled",
+        "mode": "video",
+        "language": "en",
+        **fields,
+    }
     response = client.post("/api/v1/requests", json=body)
     assert response.status_code == 201, response.json
     return response.json
@@ -29,14 +35,23 @@ def slots(client, query=THURSDAY, **params):
 
 
 def book(client, request, slot):
-    return client.post("/api/v1/bookings", headers=auth(request["token"]), json={
-        "request_id": request["id"], "supporter_id": slot["supporter"]["id"],
-        "starts_at": slot["starts_at"]})
+    return client.post(
+        "/api/v1/bookings",
+        headers=auth(request["token"]),
+        json={
+            "request_id": request["id"],
+            "supporter_id": slot["supporter"]["id"],
+            "starts_at": slot["starts_at"],
+        },
+    )
 
 
 def setup(app, client, **policy):
-    world = make_world(app, client, policy={"session_minutes": 60, "buffer_minutes": 15,
-                                            "slot_step_minutes": 15, **policy})
+    world = make_world(
+        app,
+        client,
+        policy={"session_minutes": 60, "buffer_minutes": 15, "slot_step_minutes": 15, **policy},
+    )
     world.add_supporter("Ash", weekly=[{"weekday": "thu", "start": "09:00", "end": "12:00"}])
     return world
 
@@ -53,16 +68,28 @@ def starts(found):
 def test_booking_removes_the_slot_and_its_buffered_neighbours(app, client):
     setup(app, client)
     before = slots(client)
-    assert starts(before) == [f"2026-03-05T{h}Z" for h in
-                              ("09:00:00", "09:15:00", "09:30:00", "09:45:00", "10:00:00",
-                               "10:15:00", "10:30:00", "10:45:00", "11:00:00")]
+    assert starts(before) == [
+        f"2026-03-05T{h}Z"
+        for h in (
+            "09:00:00",
+            "09:15:00",
+            "09:30:00",
+            "09:45:00",
+            "10:00:00",
+            "10:15:00",
+            "10:30:00",
+            "10:45:00",
+            "11:00:00",
+        )
+    ]
     request = scheduled(client)
     booked = book(client, request, before["slots"][8])  # 11:00-12:00
     assert booked.status_code == 201, booked.json
     assert booked.json["sequence"] == 0 and booked.json["calendar_uid"].endswith("@peerline")
     # 15-minute buffer: a 60-minute slot must end by 10:45.
-    assert starts(slots(client)) == [f"2026-03-05T{h}Z" for h in
-                                     ("09:00:00", "09:15:00", "09:30:00", "09:45:00")]
+    assert starts(slots(client)) == [
+        f"2026-03-05T{h}Z" for h in ("09:00:00", "09:15:00", "09:30:00", "09:45:00")
+    ]
     view = client.get(f"/api/v1/requests/{request['id']}", headers=auth(request["token"])).json
     assert view["status"] == "scheduled" and view["booking"]["supporter"]["alias"] == "Ash"
 
@@ -87,8 +114,9 @@ def test_taken_slot_gets_409_and_changes_nothing(app, client):
 
 def test_weekly_cap_closes_the_rest_of_the_week(app, client):
     world = setup(app, client, weekly_cap=1)
-    world.add_supporter("Birch", weekly=[{"weekday": "fri", "start": "09:00", "end": "10:00"}],
-                        weekly_cap=1)
+    world.add_supporter(
+        "Birch", weekly=[{"weekday": "fri", "start": "09:00", "end": "10:00"}], weekly_cap=1
+    )
     week = "from=2026-03-05T00:00:00Z&to=2026-03-07T00:00:00Z"
     ash_slot = next(s for s in slots(client, week)["slots"] if s["supporter"]["alias"] == "Ash")
     assert book(client, scheduled(client), ash_slot).status_code == 201
@@ -105,9 +133,17 @@ def test_request_with_a_slot_books_at_once_or_stores_nothing(app, client):
     made = scheduled(client, slot=choice)
     assert made["status"] == "scheduled" and made["booking"]["starts_at"] == slot["starts_at"]
     count = count_rows(app, SupportRequest)
-    again = client.post("/api/v1/requests", json={
-        "program": "acme", "topic": "stress", "urgency": "scheduled", "mode": "video",
-        "language": "en", "slot": choice})
+    again = client.post(
+        "/api/v1/requests",
+        json={
+            "program": "acme",
+            "topic": "stress",
+            "urgency": "scheduled",
+            "mode": "video",
+            "language": "en",
+            "slot": choice,
+        },
+    )
     assert again.status_code == 409
     assert count_rows(app, SupportRequest) == count
 
@@ -117,8 +153,11 @@ def test_reschedule_keeps_the_uid_and_bumps_the_sequence(app, client):
     found = slots(client)["slots"]
     request = scheduled(client)
     booking = book(client, request, found[0]).json
-    moved = client.post(f"/api/v1/bookings/{booking['id']}/reschedule", headers=auth(request["token"]),
-                        json={"starts_at": found[-1]["starts_at"]})
+    moved = client.post(
+        f"/api/v1/bookings/{booking['id']}/reschedule",
+        headers=auth(request["token"]),
+        json={"starts_at": found[-1]["starts_at"]},
+    )
     assert moved.status_code == 200, moved.json
     assert moved.json["calendar_uid"] == booking["calendar_uid"]
     assert moved.json["sequence"] == 1 and moved.json["starts_at"] == found[-1]["starts_at"]
@@ -130,8 +169,9 @@ def test_cancel_frees_the_slot_and_closes_the_request(app, client):
     slot = slots(client)["slots"][0]
     request = scheduled(client)
     booking = book(client, request, slot).json
-    cancelled = client.post(f"/api/v1/bookings/{booking['id']}/cancel", json={},
-                            headers=auth(request["token"]))
+    cancelled = client.post(
+        f"/api/v1/bookings/{booking['id']}/cancel", json={}, headers=auth(request["token"])
+    )
     assert cancelled.json["status"] == "cancelled" and cancelled.json["sequence"] == 1
     assert slot["starts_at"] in starts(slots(client))
     view = client.get(f"/api/v1/requests/{request['id']}", headers=auth(request["token"])).json
@@ -142,18 +182,30 @@ def test_feedback_after_a_completed_session_once_and_unlinked(app, client):
     world = setup(app, client)
     request = scheduled(client)
     book(client, request, slots(client)["slots"][0])
-    early = client.post(f"/api/v1/requests/{request['id']}/feedback", headers=auth(request["token"]),
-                        json={"rating": 5})
+    early = client.post(
+        f"/api/v1/requests/{request['id']}/feedback",
+        headers=auth(request["token"]),
+        json={"rating": 5},
+    )
     assert early.status_code == 409
     token = world.supporter_token("Ash")
-    closed = client.post(f"/api/v1/requests/{request['id']}/close", json={"outcome": "completed"},
-                         headers=auth(token))
+    closed = client.post(
+        f"/api/v1/requests/{request['id']}/close",
+        json={"outcome": "completed"},
+        headers=auth(token),
+    )
     assert closed.status_code == 200, closed.json
-    given = client.post(f"/api/v1/requests/{request['id']}/feedback", headers=auth(request["token"]),
-                        json={"rating": 4, "comment": "helped a lot"})
+    given = client.post(
+        f"/api/v1/requests/{request['id']}/feedback",
+        headers=auth(request["token"]),
+        json={"rating": 4, "comment": "helped a lot"},
+    )
     assert given.status_code == 204
-    twice = client.post(f"/api/v1/requests/{request['id']}/feedback", headers=auth(request["token"]),
-                        json={"rating": 1})
+    twice = client.post(
+        f"/api/v1/requests/{request['id']}/feedback",
+        headers=auth(request["token"]),
+        json={"rating": 1},
+    )
     assert twice.status_code == 409
     columns = set(Feedback.__table__.columns.keys())
     assert columns == {"id", "program_id", "rating", "comment", "submitted_on"}
@@ -161,10 +213,20 @@ def test_feedback_after_a_completed_session_once_and_unlinked(app, client):
 
 def test_notes_and_identities_are_purged_after_retention(app, client, clock):
     world = make_world(app, client, policy={"retention_days": 7})
-    created = client.post("/api/v1/requests", headers=auth(world.service), json={
-        "program": "acme", "topic": "stress", "urgency": "now", "mode": "text", "language": "en",
-        "note": "private words", "requester": {"platform": "slack", "subject": "T1:U42"},
-        "channel": "slack"}).json
+    created = client.post(
+        "/api/v1/requests",
+        headers=auth(world.service),
+        json={
+            "program": "acme",
+            "topic": "stress",
+            "urgency": "now",
+            "mode": "text",
+            "language": "en",
+            "note": "private words",
+            "requester": {"platform": "slack", "subject": "T1:U42"},
+            "channel": "slack",
+        },
+    ).json
     client.post(f"/api/v1/requests/{created['id']}/cancel", json={}, headers=auth(created["token"]))
     clock.advance(days=6)
     ctx = system_ctx(app)

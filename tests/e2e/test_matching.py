@@ -7,8 +7,13 @@ from datetime import timedelta
 from core.services import matching
 from tests.helpers import EVERY_WEEKDAY, auth, make_world, system_ctx
 
-NOW_REQUEST = {"program": "acme", "topic": "stress", "urgency": "now", "mode": "text",
-               "language": "en"}
+NOW_REQUEST = {
+    "program": "acme",
+    "topic": "stress",
+    "urgency": "now",
+    "mode": "text",
+    "language": "en",
+}
 
 
 def ask(client, **fields):
@@ -24,15 +29,18 @@ def pending_offers(client, token):
 
 
 def offered_aliases(world, client):
-    return {alias for alias in world.supporters
-            if pending_offers(client, world.supporter_token(alias))}
+    return {
+        alias for alias in world.supporters if pending_offers(client, world.supporter_token(alias))
+    }
 
 
 def finish(client, world, alias, request):
     """The supporter accepts and completes a chat, so it counts as a recent assignment."""
     token = world.supporter_token(alias)
     [offer] = [o for o in pending_offers(client, token) if o["request_id"] == request["id"]]
-    assert client.post(f"/api/v1/offers/{offer['id']}/accept", headers=auth(token)).status_code == 200
+    assert (
+        client.post(f"/api/v1/offers/{offer['id']}/accept", headers=auth(token)).status_code == 200
+    )
     closed = client.post(f"/api/v1/requests/{request['id']}/close", json={}, headers=auth(token))
     assert closed.status_code == 200, closed.json
 
@@ -47,7 +55,9 @@ def test_offers_go_to_the_least_recently_busy_supporter(app, client):
         [alias] = offered_aliases(world, client)
         served.append(alias)
         finish(client, world, alias, request)
-    assert sorted(served) == ["Ash", "Birch", "Cedar"], "each supporter gets one before anyone gets two"
+    assert sorted(served) == ["Ash", "Birch", "Cedar"], (
+        "each supporter gets one before anyone gets two"
+    )
 
 
 def test_decline_moves_the_request_to_the_next_supporter(app, client):
@@ -136,7 +146,9 @@ def test_pausing_withdraws_pending_offers_and_passes_them_on(app, client):
     ask(client)
     [first] = offered_aliases(world, client)
     token = world.supporter_token(first)
-    paused = client.post(f"/api/v1/supporters/{world.supporters[first]['id']}/pause", headers=auth(token))
+    paused = client.post(
+        f"/api/v1/supporters/{world.supporters[first]['id']}/pause", headers=auth(token)
+    )
     assert paused.status_code == 200 and paused.json["status"] == "paused"
     assert offered_aliases(world, client) == {"Ash", "Birch"} - {first}
     ask(client)
@@ -165,15 +177,24 @@ def test_training_lapse_makes_a_supporter_unmatchable_on_the_day(app, client, cl
     world = make_world(app, client, policy={"required_trainings": ["Safeguarding"]})
     supporter = world.add_supporter("Ash", weekly=EVERY_WEEKDAY)
     today = clock.now().date()
-    added = client.post(f"/api/v1/supporters/{supporter['id']}/trainings", headers=auth(world.admin),
-                        json={"name": "Safeguarding", "completed_on": str(today - timedelta(days=700)),
-                              "expires_on": str(today + timedelta(days=1))})
+    added = client.post(
+        f"/api/v1/supporters/{supporter['id']}/trainings",
+        headers=auth(world.admin),
+        json={
+            "name": "Safeguarding",
+            "completed_on": str(today - timedelta(days=700)),
+            "expires_on": str(today + timedelta(days=1)),
+        },
+    )
     assert added.status_code == 201, added.json
     before = client.get(f"/api/v1/supporters/{supporter['id']}", headers=auth(world.admin)).json
     assert before["matchable"] and before["trained_until"] == str(today + timedelta(days=1))
-    slots = client.get("/api/v1/slots?program=acme&from=2026-03-04T09:00:00Z&to=2026-03-07T00:00:00Z").json
-    assert slots["slots"] and all(s["starts_at"] < "2026-03-05" for s in slots["slots"]), \
+    slots = client.get(
+        "/api/v1/slots?program=acme&from=2026-03-04T09:00:00Z&to=2026-03-07T00:00:00Z"
+    ).json
+    assert slots["slots"] and all(s["starts_at"] < "2026-03-05" for s in slots["slots"]), (
         "no slot is offered after the training lapses"
+    )
     clock.advance(days=1)
     after = client.get(f"/api/v1/supporters/{supporter['id']}", headers=auth(world.admin)).json
     assert not after["matchable"]

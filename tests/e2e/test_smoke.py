@@ -4,9 +4,17 @@ from tests.helpers import EVERY_WEEKDAY, auth, make_world
 def test_talk_now_request_is_offered_and_accepted(app, client, clock):
     world = make_world(app, client)
     world.add_supporter("River Otter", weekly=EVERY_WEEKDAY)
-    created = client.post("/api/v1/requests", json={
-        "program": "acme", "topic": "stress", "urgency": "now", "mode": "text", "language": "en",
-        "note": "rough week"})
+    created = client.post(
+        "/api/v1/requests",
+        json={
+            "program": "acme",
+            "topic": "stress",
+            "urgency": "now",
+            "mode": "text",
+            "language": "en",
+            "note": "rough week",
+        },
+    )
     assert created.status_code == 201, created.json
     body = created.json
     assert body["status"] == "offered"
