@@ -98,8 +98,10 @@ def _lock_supporter(ctx: Ctx, program: Program, supporter_id: uuid.UUID) -> Supp
 def _flush_or_conflict(ctx: Ctx) -> None:
     try:
         ctx.session.flush()
-    except IntegrityError:
+    except IntegrityError as exc:
         ctx.session.rollback()
+        if "uq_bookings_active_request" in str(exc.orig) or "request_id" in str(exc.orig):
+            raise Conflict("this request already has a booking", field="request_id") from None
         raise SlotUnavailable(
             "that slot was just taken; please pick another", field="starts_at"
         ) from None

@@ -164,7 +164,10 @@ def accept(ctx: Ctx, offer_id: uuid.UUID) -> tuple[Offer, SupportRequest]:
         raise Conflict("this offer has expired", field="offer_id")
     if offer.status != "pending":
         raise AlreadyTaken(f"this offer is {offer.status}; the request was taken or withdrawn")
-    supporter = ctx.session.get_one(Supporter, offer.supporter_id)
+    # Lock the supporter so two acceptances of different requests cannot both pass the cap.
+    supporter = ctx.session.scalars(
+        select(Supporter).where(Supporter.id == offer.supporter_id).with_for_update()
+    ).one()
     if capacity.live_chats(ctx, [supporter.id])[supporter.id] >= capacity.concurrent_cap(
         supporter, program
     ):
