@@ -96,6 +96,55 @@ def tokens_revoke(token_id: uuid.UUID) -> None:
     click.echo("revoked")
 
 
+@main.group("supporters")
+def supporters_group() -> None:
+    """Supporter roster files (CSV)."""
+
+
+@supporters_group.command("import")
+@click.argument("file", type=click.File("rb"))
+@click.option("--program", "program_slug", required=True, help="Program slug")
+@click.option("--dry-run", is_flag=True, help="Check the file and count; store nothing")
+@with_appcontext
+def supporters_import(file: Any, program_slug: str, dry_run: bool) -> None:
+    """Create or update supporters from a CSV file; any row error stores nothing."""
+    from core.errors import CsvImportFailed
+    from core.services import roster_csv
+
+    ctx = system_ctx()
+    with ctx.session:
+        try:
+            text = roster_csv.decode(file.read(roster_csv.MAX_BYTES + 1))
+            program = programs.get_program(ctx, program_slug)
+            summary = roster_csv.import_csv(ctx, program, text, dry_run=dry_run)
+        except CsvImportFailed as exc:
+            for error in exc.row_errors:
+                click.echo(f"row {error['row']}, {error['field']}: {error['message']}", err=True)
+            click.echo(f"peerline: {exc.message}", err=True)
+            sys.exit(1)
+    prefix = "dry run, nothing stored: " if dry_run else ""
+    click.echo(f"{prefix}{summary.created} created, {summary.updated} updated, "
+               f"{summary.unchanged} unchanged")
+
+
+@supporters_group.command("export")
+@click.option("--program", "program_slug", required=True, help="Program slug")
+@click.option("--output", type=click.File("wb"), help="Write to this file, not standard output")
+@with_appcontext
+def supporters_export(program_slug: str, output: Any) -> None:
+    """Write the whole roster, offboarded supporters included, as CSV."""
+    from core.services import roster_csv
+
+    ctx = system_ctx()
+    with ctx.session:
+        text = roster_csv.export_csv(ctx, programs.get_program(ctx, program_slug))
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    output.write(text.encode("utf-8"))
+    click.echo(f"roster of {program_slug} written to {output.name}", err=True)
+
+
 def init_app(app: Flask) -> None:
     """Commands that need plugins' help are added to app.cli by the plugins themselves."""
 

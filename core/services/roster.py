@@ -138,6 +138,8 @@ def update_supporter(ctx: Ctx, supporter_id: uuid.UUID, patch: SupporterPatch) -
     if patch.contacts is not None:
         if supporter.status == "offboarded":
             raise Conflict("an offboarded supporter keeps no contact data", field="contacts")
+        supporter.contacts = []
+        ctx.session.flush()  # delete the old rows before inserting a kept address again
         supporter.contacts = [
             SupporterContact(program_id=program.id, **c.model_dump()) for c in patch.contacts
         ]
@@ -234,13 +236,26 @@ def _check_offered(
             )
 
 
+UNIQUE_FIELDS = {  # constraint name (PostgreSQL) or column (SQLite) -> field
+    "uq_supporters_program_alias": "alias",
+    "supporters.alias": "alias",
+    "uq_supporters_program_ref": "external_ref",
+    "supporters.external_ref": "external_ref",
+}
+
+
+def _clashing_field(message: str) -> str:
+    """Which field a unique violation is about, from the constraint's name, not the values."""
+    first_line = message.splitlines()[0] if message else ""
+    return next((f for key, f in UNIQUE_FIELDS.items() if key in first_line), "contacts")
+
+
 def _flush_unique(ctx: Ctx) -> None:
     try:
         ctx.session.flush()
     except IntegrityError as exc:
         ctx.session.rollback()
-        text = str(exc.orig)
-        field = "alias" if "alias" in text else "external_ref" if "ref" in text else "contacts"
+        field = _clashing_field(str(exc.orig))
         raise Conflict(
             f"{field}: already used by another supporter in this program", field=field
         ) from None

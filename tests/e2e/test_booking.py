@@ -240,3 +240,21 @@ def test_notes_and_identities_are_purged_after_retention(app, client, clock):
         assert row is not None and row.note is None and row.purged_at is not None
         assert ctx.session.scalar(select(func.count()).select_from(RequesterIdentity)) == 0
         assert ctx.session.scalar(select(func.count()).select_from(Booking)) == 0
+
+
+def test_supporter_edits_keep_contacts_and_name_the_clashing_field(app, client):
+    world = make_world(app, client)
+    ash = world.add_supporter("Ash", contacts=[{"platform": "email", "address": "alias@x.example"}])
+    world.add_supporter("Birch")
+    kept = client.patch(f"/api/v1/supporters/{ash['id']}", headers=auth(world.admin), json={
+        "contacts": [{"platform": "email", "address": "alias@x.example"},
+                     {"platform": "slack", "address": "U123"}]})
+    assert kept.status_code == 200, kept.json
+    assert len(kept.json["contacts"]) == 2
+    birch = world.supporters["Birch"]["id"]
+    clash = client.patch(f"/api/v1/supporters/{birch}", headers=auth(world.admin), json={
+        "contacts": [{"platform": "email", "address": "alias@x.example"}]})
+    assert clash.status_code == 409 and clash.json["error"]["field"] == "contacts"
+    same_alias = client.patch(f"/api/v1/supporters/{birch}", headers=auth(world.admin),
+                              json={"alias": "Ash"})
+    assert same_alias.status_code == 409 and same_alias.json["error"]["field"] == "alias"

@@ -1,0 +1,437 @@
+"""Roster files: every row of a CSV is checked before any is stored, and exports re-import as-is."""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from core.errors import CsvImportFailed, ValidationFailed
+from core.models import Program, Supporter, SupporterContact
+from core.schemas.supporters import SupporterIn
+from core.services import audit, matching, roster
+from core.services.access import Ctx, require
+
+COLUMNS = ("alias", "external_ref", "time_zone", "languages", "topics", "modes", "weekly_cap",
+           "concurrent_cap", "status", "email", "slack", "teams")
+REQUIRED = ("alias", "time_zone", "languages", "topics")
+OFFERED = ("topics", "languages", "modes")
+PLATFORMS = ("email", "slack", "teams")
+STATUSES = ("active", "paused", "offboarded")
+MAX_ROWS = 5000
+MAX_BYTES = 2_000_000
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+PATTERN_HINTS = {"languages": "language code such as en or pt-BR",
+                 "modes": "mode (text, video or in_person)"}
+
+MODES_DEFAULT = SupporterIn.model_fields["modes"].get_default(call_default_factory=True)
+
+RowError = dict[str, Any]
+
+
+@dataclass
+class RowResult:
+    """One line of the file: the supporter it describes, or why it describes none."""
+
+    row: int
+    data: SupporterIn | None = None
+    status: str = "active"
+    errors: list[RowError] = field(default_factory=list)
+    keys: list[tuple[str, str]] = field(default_factory=list)  # what must be unique in a file
+
+    def fail(self, column: str, message: str) -> None:
+        self.errors.append({"row": self.row, "field": column, "message": message})
+
+
+@dataclass(frozen=True)
+class ImportSummary:
+    created: int
+    updated: int
+    unchanged: int
+
+
+@dataclass
+class _Plan:
+    new: list[RowResult] = field(default_factory=list)
+    changed: list[tuple[Supporter, RowResult]] = field(default_factory=list)
+    unchanged: int = 0
+
+
+def decode(data: bytes) -> str:
+    """Uploaded bytes as text: UTF-8 with or without a byte-order mark, nothing else."""
+    if len(data) > MAX_BYTES:
+        raise CsvImportFailed([_too_large()])
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise CsvImportFailed([{"row": line, "field": "file", "message":
+                                "not UTF-8 text; save the file as 'CSV UTF-8'"}]) from None
+
+
+def parse(text: str, program: Program) -> list[RowResult]:
+    """Check every row against the schema, the program's offer and the rest of the file."""
+    header = RowResult(row=1)
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
+        return [RowResult(row=1, errors=[_too_large()])]
+    records, broken = _records(text.removeprefix("\ufeff"))
+    if not records:
+        header.fail("file", "the file is empty; its first line must name the columns")
+        return [header]
+    names = _check_header(header, records[0][1])
+    rows = [(line, cells) for line, cells in records[1:] if any(c.strip() for c in cells)]
+    if len(rows) > MAX_ROWS:
+        header.fail("file", f"{len(rows)} rows; a file holds at most {MAX_ROWS} supporters")
+    if header.errors and (len(rows) > MAX_ROWS or not set(REQUIRED) <= set(names)):
+        return [header]
+    results = [header] if header.errors else []
+    seen: dict[tuple[str, str], int] = {}
+    for line, cells in rows:
+        result = _row(line, names, cells, program)
+        _check_repeats(result, seen)
+        results.append(result)
+    return results + ([broken] if broken else [])
+
+
+def import_csv(ctx: Ctx, program: Program, text: str, *, dry_run: bool = False) -> ImportSummary:
+    """Create or update the file's supporters in one transaction, or store nothing at all."""
+    require(ctx.principal, program.id, "admin")
+    program_id = program.id
+    results = parse(text, program)
+    rows = [r for r in results if r.data is not None and not r.errors]
+    plan = _plan(ctx, program_id, rows)  # rows that pass alone are checked against the roster
+    _raise_errors(results)
+    try:
+        paused = _apply(ctx, program, plan)
+    except IntegrityError as exc:
+        ctx.session.rollback()
+        raise CsvImportFailed([_clash(exc, rows)]) from None
+    summary = ImportSummary(len(plan.new), len(plan.changed), plan.unchanged)
+    if dry_run:
+        ctx.session.rollback()
+        return summary
+    for supporter in paused:
+        matching.withdraw_offers_of(ctx, supporter)
+    audit.record(ctx, program_id, "supporters.imported", "program", program_id,
+                 created=summary.created, updated=summary.updated, unchanged=summary.unchanged)
+    ctx.session.commit()
+    return summary
+
+
+def export_csv(ctx: Ctx, program: Program) -> str:
+    """The whole roster, offboarded supporters included, in the format `import_csv` reads."""
+    require(ctx.principal, program.id, "admin", "coordinator")
+    found = ctx.session.scalars(select(Supporter).where(Supporter.program_id == program.id))
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(COLUMNS)
+    for supporter in sorted(found, key=lambda s: (s.alias.casefold(), s.alias)):
+        writer.writerow([_escape(cell) for cell in _cells(supporter)])
+    return out.getvalue()
+
+
+def _cells(s: Supporter) -> list[str]:
+    contacts = {p: sorted(c.address for c in s.contacts if c.platform == p) for p in PLATFORMS}
+    if s.status == "offboarded":
+        contacts = {p: [] for p in PLATFORMS}
+    caps = ["" if cap is None else str(cap) for cap in (s.weekly_cap, s.concurrent_cap)]
+    return [s.alias, s.external_ref or "", s.time_zone, ";".join(s.languages),
+            ";".join(s.topics), ";".join(s.modes), *caps, s.status,
+            *(";".join(contacts[p]) for p in PLATFORMS)]
+
+
+def _escape(cell: str) -> str:
+    """A spreadsheet must show the cell, not run it as a formula."""
+    return f"'{cell}" if cell.startswith(FORMULA_STARTS) else cell
+
+
+def _unescape(cell: str) -> str:
+    return cell[1:] if cell.startswith("'") and cell[1:].startswith(FORMULA_STARTS) else cell
+
+
+def _too_large() -> RowError:
+    return {"row": 1, "field": "file",
+            "message": f"file too large: at most {MAX_BYTES // 10**6} MB"}
+
+
+def _records(text: str) -> tuple[list[tuple[int, list[str]]], RowResult | None]:
+    """(first line of each record, its cells) and, if the CSV breaks off, where and why."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    records: list[tuple[int, list[str]]] = []
+    start = 1
+    try:
+        for cells in reader:
+            records.append((start, cells))
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        broken = RowResult(row=start)
+        broken.fail("file", f"not valid CSV from here on: {exc}")
+        return records, broken
+    return records, None
+
+
+def _check_header(header: RowResult, cells: list[str]) -> list[str]:
+    names = [cell.strip().lower() for cell in cells]
+    for position, name in enumerate(names, start=1):
+        if not name:
+            header.fail(f"column {position}", "this column has no name")
+        elif name not in COLUMNS:
+            header.fail(name, f"unknown column {name!r} (known: {', '.join(COLUMNS)})")
+        elif names.index(name) != position - 1:
+            header.fail(name, f"column {name!r} appears more than once")
+    for name in REQUIRED:
+        if name not in names:
+            header.fail(name, f"missing column {name!r}; every file needs {', '.join(REQUIRED)}")
+    return names
+
+
+def _row(line: int, names: list[str], cells: list[str], program: Program) -> RowResult:
+    result = RowResult(row=line)
+    if len(cells) > len(names):
+        result.fail("file", f"{len(cells)} cells but the header names {len(names)} columns")
+        return result
+    values = {n: _unescape(c.strip()) for n, c in zip(names, cells, strict=False) if n in COLUMNS}
+    status = values.get("status", "")
+    if (status.lower() or "active") in STATUSES:
+        result.status = status.lower() or "active"
+    else:
+        result.fail("status", f"{status!r} is not a status: use active or paused (blank = active)")
+    payload, contact_columns = _payload(values)
+    result.keys = [(n, values[n]) for n in ("alias", "external_ref") if values.get(n)]
+    result.keys += [(c["platform"], c["address"]) for c in payload["contacts"]]
+    try:
+        result.data = SupporterIn.model_validate(payload, strict=False)
+    except ValidationError as exc:
+        for error in exc.errors():
+            result.fail(_column(error["loc"], contact_columns), _message(error))
+    if result.status != "offboarded":
+        _check_offered(result, program, payload)
+    if result.status == "offboarded" and payload["contacts"]:
+        result.fail("status", "an offboarded supporter keeps no contact data; leave email, "
+                    "slack and teams blank")
+    return result
+
+
+def _split(cell: str) -> list[str]:
+    return [item.strip() for item in cell.split(";") if item.strip()]
+
+
+def _payload(values: dict[str, str]) -> tuple[dict[str, Any], list[str]]:
+    """The row as SupporterIn input; blank optional cells become None or the schema default."""
+    payload: dict[str, Any] = {n: values[n] for n in ("alias", "time_zone") if values.get(n)}
+    payload.update({n: _split(values.get(n, "")) for n in ("languages", "topics")})
+    if _split(values.get("modes", "")):
+        payload["modes"] = _split(values["modes"])
+    for name in ("external_ref", "weekly_cap", "concurrent_cap"):
+        payload[name] = values.get(name) or None
+    contacts = [(p, a) for p in PLATFORMS for a in _split(values.get(p, ""))]
+    payload["contacts"] = [{"platform": p, "address": a} for p, a in contacts]
+    return payload, [p for p, _ in contacts]
+
+
+def _column(loc: tuple[int | str, ...], contact_columns: list[str]) -> str:
+    if loc[0] == "contacts":
+        if len(loc) > 1 and isinstance(loc[1], int):
+            return contact_columns[loc[1]]
+        return "email, slack, teams"
+    return str(loc[0])
+
+
+def _message(error: Any) -> str:
+    kind, column = error["type"], str(error["loc"][0])
+    if kind == "missing":
+        return "required"
+    if kind == "too_short" and column in OFFERED:
+        return "give at least one (separate several with ;)"
+    if kind in ("greater_than_equal", "less_than_equal"):
+        bound = error["ctx"].get("ge", error["ctx"].get("le"))
+        return f"must be {'at least' if 'ge' in error['ctx'] else 'at most'} {bound}"
+    if kind == "int_parsing":
+        return f"{error['input']!r} is not a whole number"
+    if kind == "string_pattern_mismatch" and column in PATTERN_HINTS:
+        return f"{error['input']!r} is not a {PATTERN_HINTS[column]}"
+    return str(error["msg"]).removeprefix("Value error, ")
+
+
+def _check_offered(result: RowResult, program: Program, payload: dict[str, Any]) -> None:
+    """Also on rows with other errors; a column the schema refused is not checked twice."""
+    refused = {e["field"] for e in result.errors}
+    for column in (c for c in OFFERED if c not in refused):
+        given = payload.get(column, MODES_DEFAULT)
+        try:
+            roster._check_offered(program, **{c: given if c == column else None for c in OFFERED})
+        except ValidationFailed as exc:
+            result.fail(column, exc.message.removeprefix(f"{column}: "))
+
+
+def _check_repeats(result: RowResult, seen: dict[tuple[str, str], int]) -> None:
+    """Aliases, external refs and contact addresses name one supporter each in a file."""
+    mine: set[tuple[str, str]] = set()
+    for key in result.keys:
+        column, value = key
+        if key in mine:
+            result.fail(column, f"{value!r} is listed twice")
+            continue
+        mine.add(key)
+        first = seen.setdefault(key, result.row)
+        if first != result.row:
+            result.fail(column, f"{value!r} is also on row {first}")
+
+
+def _raise_errors(results: Iterable[RowResult]) -> None:
+    errors = sorted((e for r in results for e in r.errors), key=lambda e: int(e["row"]))
+    if errors:
+        raise CsvImportFailed(errors)
+
+
+def _plan(ctx: Ctx, program_id: uuid.UUID, rows: list[RowResult]) -> _Plan:
+    """Match each row to a supporter, then check the outcome against everyone not in the file."""
+    existing = ctx.session.scalars(
+        select(Supporter).where(Supporter.program_id == program_id)).all()
+    by_ref = {s.external_ref: s for s in existing if s.external_ref}
+    by_alias = {s.alias: s for s in existing}
+    targets: dict[int, tuple[Supporter | None, str]] = {}
+    claimed: dict[uuid.UUID, RowResult] = {}
+    for row in rows:
+        target, column = _match(row, by_ref, by_alias)
+        if target is not None and target.id in claimed:
+            row.fail(column, f"matches the same supporter as row {claimed[target.id].row}")
+            continue
+        if target is not None:
+            claimed[target.id] = row
+        targets[row.row] = target, column
+    holders = {(c.platform, c.address): c.supporter_id for c in ctx.session.scalars(
+        select(SupporterContact).where(SupporterContact.program_id == program_id))}
+    plan = _Plan()
+    for row in (r for r in rows if r.row in targets):
+        target, column = targets[row.row]
+        _check_taken(row, target, by_alias, holders, claimed)
+        _check_offboarding(row, target, column)
+        if row.errors:
+            continue
+        if target is None:
+            plan.new.append(row)
+        elif _same(target, row):
+            plan.unchanged += 1
+        else:
+            plan.changed.append((target, row))
+    return plan
+
+
+def _match(row: RowResult, by_ref: dict[str, Supporter],
+           by_alias: dict[str, Supporter]) -> tuple[Supporter | None, str]:
+    """By external_ref when the row has one, else by alias (adopting the ref if none is set)."""
+    assert row.data is not None
+    ref = row.data.external_ref
+    if ref is not None and ref in by_ref:
+        return by_ref[ref], "external_ref"
+    owner = by_alias.get(row.data.alias)
+    if owner is not None and (ref is None or owner.external_ref is None):
+        return owner, "alias"
+    return None, "alias"
+
+
+def _check_taken(row: RowResult, target: Supporter | None, by_alias: dict[str, Supporter],
+                 holders: dict[tuple[str, str], uuid.UUID], claimed: dict[uuid.UUID, RowResult]
+                 ) -> None:
+    """An alias or address may move only if its holder is in the file and lets it go."""
+    assert row.data is not None
+    owner = by_alias.get(row.data.alias)
+    if owner is not None and owner is not target:
+        mover = claimed.get(owner.id)
+        if mover is None or mover.data is None or mover.data.alias == owner.alias:
+            gone = " (an offboarded supporter; aliases are not reused)" \
+                if owner.status == "offboarded" else ""
+            row.fail("alias", f"{row.data.alias!r} is already used by another supporter{gone}")
+    for contact in row.data.contacts:
+        holder = holders.get((contact.platform, contact.address))
+        if holder is None or (target is not None and holder == target.id):
+            continue
+        mover = claimed.get(holder)
+        if mover is None or mover.data is None or contact in mover.data.contacts:
+            row.fail(contact.platform, f"{contact.address!r} is already used by another supporter")
+
+
+def _check_offboarding(row: RowResult, target: Supporter | None, column: str) -> None:
+    if target is not None and target.status == "offboarded":
+        if row.status != "offboarded":
+            row.fail(column, "matches an offboarded supporter; an import never brings one back")
+        elif not _same(target, row):
+            row.fail("status", "an offboarded supporter's record cannot be changed")
+    elif row.status == "offboarded":
+        row.fail("status", "a file cannot offboard anyone or add someone offboarded; offboard "
+                 "supporters one by one in the roster")
+
+
+def _contact_keys(contacts: Iterable[Any]) -> list[tuple[str, str]]:
+    return sorted((c.platform, c.address) for c in contacts if c.platform in PLATFORMS)
+
+
+def _same(s: Supporter, row: RowResult) -> bool:
+    d = row.data
+    assert d is not None
+    return (d.alias, d.external_ref or s.external_ref, d.time_zone, d.languages, d.topics, d.modes,
+            d.weekly_cap, d.concurrent_cap, row.status, _contact_keys(d.contacts)) == (
+        s.alias, s.external_ref, s.time_zone, list(s.languages), list(s.topics), list(s.modes),
+        s.weekly_cap, s.concurrent_cap, s.status, _contact_keys(s.contacts))
+
+
+def _apply(ctx: Ctx, program: Program, plan: _Plan) -> list[Supporter]:
+    """Renames and released addresses are flushed before anything new can claim them."""
+    paused: list[Supporter] = []
+    for supporter, row in plan.changed:
+        assert row.data is not None
+        if row.status != supporter.status:
+            supporter.status, supporter.status_changed_at = row.status, ctx.now
+            if row.status == "paused":
+                paused.append(supporter)
+        _update(supporter, row.data)
+    ctx.session.flush()
+    for supporter, row in plan.changed:
+        assert row.data is not None
+        have = {(c.platform, c.address) for c in supporter.contacts}
+        supporter.contacts += [SupporterContact(program_id=program.id, **c.model_dump())
+                               for c in row.data.contacts if (c.platform, c.address) not in have]
+    for row in plan.new:
+        assert row.data is not None
+        supporter = roster.build_supporter(ctx, program, row.data)
+        if row.status == "paused":
+            supporter.status, supporter.status_changed_at = "paused", ctx.now
+        ctx.session.add(supporter)
+    ctx.session.flush()
+    return paused
+
+
+def _update(supporter: Supporter, data: SupporterIn) -> None:
+    """The file's values; a blank external_ref keeps the one on record, other contacts stay."""
+    for name in ("alias", "time_zone", "languages", "topics", "modes", "weekly_cap",
+                 "concurrent_cap"):
+        setattr(supporter, name, getattr(data, name))
+    if data.external_ref is not None:
+        supporter.external_ref = data.external_ref
+    wanted = {(c.platform, c.address) for c in data.contacts}
+    supporter.contacts = [c for c in supporter.contacts
+                          if c.platform not in PLATFORMS or (c.platform, c.address) in wanted]
+
+
+def _clash(exc: IntegrityError, rows: list[RowResult]) -> RowError:
+    """The row a unique constraint refused at flush, as far as the statement tells."""
+    text, params = str(exc.orig), str(exc.params)
+    for row in rows:
+        assert row.data is not None
+        candidates = [("alias", row.data.alias)]
+        candidates += [(c.platform, c.address) for c in row.data.contacts]
+        for column, value in candidates:
+            if repr(value) in params and (column == "alias") == ("alias" in text):
+                return {"row": row.row, "field": column, "message":
+                        f"{value!r} is already used by another supporter (to swap two values, "
+                        "import in two steps)"}
+    return {"row": rows[0].row if rows else 1, "field": "file",
+            "message": f"a value is already used by another supporter: {text.splitlines()[0]}"}

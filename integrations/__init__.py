@@ -1,0 +1,1 @@
+"""Chat-platform plugins for PeerLine (Slack, Microsoft Teams)."""

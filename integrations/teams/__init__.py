@@ -1,0 +1,1 @@
+"""Microsoft Teams plugin: built in the Teams issue; found through `peerline.plugins`."""
