@@ -35,8 +35,9 @@ class PeerlineGroup(FlaskGroup):
             raise click.ClickException(exc.message) from None
 
 
-@click.group(cls=PeerlineGroup, create_app=_create_app, add_default_commands=False,
-             add_version_option=False)
+@click.group(
+    cls=PeerlineGroup, create_app=_create_app, add_default_commands=False, add_version_option=False
+)
 def main() -> None:
     """PeerLine: run a peer support program."""
 
@@ -44,8 +45,12 @@ def main() -> None:
 def system_ctx(app: Flask | None = None) -> access.Ctx:
     """A unit of work acting as the operator at the console."""
     current = runtime(app or current_app)
-    return access.Ctx(session=current.session_factory(), principal=access.SYSTEM,
-                      now=current.clock.now(), cipher=current.cipher)
+    return access.Ctx(
+        session=current.session_factory(),
+        principal=access.SYSTEM,
+        now=current.clock.now(),
+        cipher=current.cipher,
+    )
 
 
 @main.group("db")
@@ -74,14 +79,16 @@ def tokens_group() -> None:
 @click.option("--name", default="created at the console", show_default=True)
 @click.option("--supporter", "supporter_id", type=click.UUID, help="For --role supporter")
 @with_appcontext
-def tokens_create(role: str, program_slug: str | None, name: str,
-                  supporter_id: uuid.UUID | None) -> None:
+def tokens_create(
+    role: str, program_slug: str | None, name: str, supporter_id: uuid.UUID | None
+) -> None:
     """Print a new API token (shown once)."""
     ctx = system_ctx()
     with ctx.session:
         program = programs.get_program(ctx, program_slug) if program_slug else None
-        _, secret = tokens.create(ctx, role=role, program=program, name=name,
-                                  supporter_id=supporter_id)
+        _, secret = tokens.create(
+            ctx, role=role, program=program, name=name, supporter_id=supporter_id
+        )
     click.echo(secret)
 
 
@@ -123,8 +130,10 @@ def supporters_import(file: Any, program_slug: str, dry_run: bool) -> None:
             click.echo(f"peerline: {exc.message}", err=True)
             sys.exit(1)
     prefix = "dry run, nothing stored: " if dry_run else ""
-    click.echo(f"{prefix}{summary.created} created, {summary.updated} updated, "
-               f"{summary.unchanged} unchanged")
+    click.echo(
+        f"{prefix}{summary.created} created, {summary.updated} updated, "
+        f"{summary.unchanged} unchanged"
+    )
 
 
 @supporters_group.command("export")
@@ -145,6 +154,41 @@ def supporters_export(program_slug: str, output: Any) -> None:
     click.echo(f"roster of {program_slug} written to {output.name}", err=True)
 
 
+@main.command("sweep")
+@with_appcontext
+def sweep() -> None:
+    """Expire unanswered offers, retry waiting requests, purge past retention (run each minute)."""
+    from core.services import matching, requests
+
+    done = {}
+    for name, step in (
+        ("offers expired", matching.expire_offers),
+        ("requests re-offered", matching.retry_waiting),
+        ("requests purged", requests.purge_expired),
+    ):
+        ctx = system_ctx()
+        with ctx.session:
+            done[name] = step(ctx)
+    click.echo(", ".join(f"{count} {name}" for name, count in done.items()))
+
+
+@main.group("keys")
+def keys_group() -> None:
+    """Encryption keys of requester identities."""
+
+
+@keys_group.command("rotate")
+@with_appcontext
+def keys_rotate() -> None:
+    """Re-encrypt every stored identity under the first key of PEERLINE_ENCRYPTION_KEYS."""
+    from core.services import requests
+
+    ctx = system_ctx()
+    with ctx.session:
+        count = requests.rotate_identities(ctx)
+    click.echo(f"{count} identities re-encrypted under the newest key; older keys may now go")
+
+
 def init_app(app: Flask) -> None:
     """Commands that need plugins' help are added to app.cli by the plugins themselves."""
 
@@ -161,8 +205,9 @@ def _demo_app(instance: str | None) -> Flask:
     database = folder / "demo.sqlite3"
     for stale in (database, Path(f"{database}-wal"), Path(f"{database}-shm")):
         stale.unlink(missing_ok=True)
-    app = create_app({"database_url": f"sqlite:///{database}", "env": "development",
-                      "instance_path": folder})
+    app = create_app(
+        {"database_url": f"sqlite:///{database}", "env": "development", "instance_path": folder}
+    )
     migrations.upgrade(runtime(app).engine)
     return app
 
@@ -195,9 +240,15 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
 
     class Server(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
-            settings = {"bind": f"{host}:{port}", "workers": workers, "threads": threads,
-                        "worker_class": "gthread", "accesslog": "-", "timeout": 30,
-                        "access_log_format": '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'}
+            settings = {
+                "bind": f"{host}:{port}",
+                "workers": workers,
+                "threads": threads,
+                "worker_class": "gthread",
+                "accesslog": "-",
+                "timeout": 30,
+                "access_log_format": '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms',
+            }
             for key, value in settings.items():
                 self.cfg.set(key, value)
 

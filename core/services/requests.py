@@ -171,6 +171,24 @@ def identity_of(ctx: Ctx, request_id: uuid.UUID) -> tuple[str, str] | None:
     return (row.platform, _cipher(ctx).decrypt(row.ciphertext)) if row else None
 
 
+def rotate_identities(ctx: Ctx, batch: int = 500) -> int:
+    """Re-encrypt identities under the newest key, in batches (operator only)."""
+    if ctx.principal.role != "system":
+        raise Forbidden("only the operator's console rotates keys")
+    cipher, done, last = _cipher(ctx), 0, None
+    while True:
+        query = select(RequesterIdentity).order_by(RequesterIdentity.id).limit(batch)
+        if last is not None:
+            query = query.where(RequesterIdentity.id > last)
+        rows = ctx.session.scalars(query).all()
+        if not rows:
+            return done
+        for row in rows:
+            row.ciphertext = cipher.rotate(row.ciphertext)
+        ctx.session.commit()
+        done, last = done + len(rows), rows[-1].id
+
+
 def get_request(ctx: Ctx, request_id: uuid.UUID) -> SupportRequest:
     """The requester's own request, or any in the program for its integrations."""
     request = ctx.session.get(SupportRequest, request_id)
