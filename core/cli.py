@@ -224,7 +224,25 @@ def demo(host: str, port: int, instance: str | None) -> None:
 
     app = _demo_app(instance)
     click.echo(banner(f"http://{host}:{port}", seed(app)))
+    _sweep_in_background(app)
     run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
+
+
+def _sweep_in_background(app: Flask, every_seconds: float = 30.0) -> None:
+    """The demo has no worker process: move expired offers on from a daemon thread."""
+    import threading
+
+    from core.services import matching
+
+    def loop() -> None:
+        while not stop.wait(every_seconds):
+            for step in (matching.expire_offers, matching.retry_waiting):
+                ctx = system_ctx(app)
+                with ctx.session:
+                    step(ctx)
+
+    stop = threading.Event()
+    threading.Thread(target=loop, name="demo-sweeper", daemon=True).start()
 
 
 @main.command("serve")
