@@ -230,6 +230,7 @@ def demo(host: str, port: int, instance: str | None) -> None:
 
 def _sweep_in_background(app: Flask, every_seconds: float = 30.0) -> None:
     """The demo has no worker process: move expired offers on from a daemon thread."""
+    import logging
     import threading
 
     from core.services import matching
@@ -238,8 +239,11 @@ def _sweep_in_background(app: Flask, every_seconds: float = 30.0) -> None:
         while not stop.wait(every_seconds):
             for step in (matching.expire_offers, matching.retry_waiting):
                 ctx = system_ctx(app)
-                with ctx.session:
-                    step(ctx)
+                try:
+                    with ctx.session:
+                        step(ctx)
+                except Exception:  # keep sweeping; the next round may succeed
+                    logging.getLogger(__name__).exception("demo sweep failed")
 
     stop = threading.Event()
     threading.Thread(target=loop, name="demo-sweeper", daemon=True).start()
