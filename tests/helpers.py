@@ -105,7 +105,7 @@ def make_world(app: Flask, client: FlaskClient, **program: Any) -> World:
     )
     with ctx.session:
         programs.create_program(ctx, data)
-    world = World(app, client)
-    world.admin = issue_token(app, "admin", "acme")
-    world.service = issue_token(app, "service", "acme")
+    world = World(app, client, slug=data.slug)
+    world.admin = issue_token(app, "admin", data.slug)
+    world.service = issue_token(app, "service", data.slug)
     return world

@@ -41,7 +41,8 @@ def docs() -> str:
     rows = [(op["tags"][0], path, method, op) for path, item in document["paths"].items()
             for method, op in item.items()]
     rows.sort(key=lambda r: r[0])
-    groups = [(tag, [(p, m, o) for _, p, m, o in items]) for tag, items in groupby(rows, key=lambda r: r[0])]
+    groups = [(tag, [(p, m, o) for _, p, m, o in items])
+              for tag, items in groupby(rows, key=lambda r: r[0])]
     return render_template("api_docs.html", groups=groups, prefix=PREFIX, version=_version())
 
 
@@ -71,12 +72,16 @@ def _handle_http_error(error: HTTPException) -> Any:
     code = (error.name or "error").lower().replace(" ", "_")
     problem = PeerLineError(error.description or error.name)
     problem.status, problem.code = error.code or 500, code
-    return error_response(problem)
+    response, status = error_response(problem)
+    for name, value in error.get_headers():  # e.g. Allow on 405, Retry-After on 429
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response, status
 
 
 def _handle_unexpected(error: Exception) -> tuple[Response, int]:
     log.exception("unhandled error on %s %s", request.method, request.path)
-    problem = PeerLineError("something went wrong on our side; nothing was changed")
+    problem = PeerLineError("something went wrong on our side; please try again later")
     problem.status, problem.code = 500, "internal_error"
     return error_response(problem)
 

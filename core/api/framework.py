@@ -72,10 +72,15 @@ class ApiBlueprint(Blueprint):
             def wrapper(**path: Any) -> Response | tuple[Response, int]:
                 principal = authenticate(op.roles)
                 kwargs: dict[str, Any] = dict(path)
+                _reject_nul(path)
                 if op.body is not None:
                     kwargs["body"] = parse_body(op.body)
                 if op.query is not None:
                     kwargs["query"] = parse_query(op.query)
+                elif request.args:
+                    name = next(iter(request.args))
+                    raise ValidationFailed(f"{name}: this operation takes no query parameters",
+                                           field=name)
                 result = view(principal=principal, **kwargs)
                 if adapter is None:
                     return Response(status=204)
@@ -93,29 +98,62 @@ def parse_body(model: type[BaseModel]) -> BaseModel:
         raise UnsupportedMediaType("send the request body as application/json", field="body")
     raw = request.get_data(cache=False)
     try:
-        return model.model_validate_json(raw or b"")
+        parsed = model.model_validate_json(raw or b"")
     except ValidationError as exc:
         raise validation_error(exc) from None
+    _reject_nul({"body": parsed})
+    return parsed
 
 
 def parse_query(model: type[BaseModel]) -> BaseModel:
+    by_alias = {info.alias or name: info for name, info in model.model_fields.items()}
     values: dict[str, Any] = {}
     for key in request.args:
         items = request.args.getlist(key)
-        field = model.model_fields.get(key)
+        field = by_alias.get(key)
         values[key] = items if field is not None and _is_list(field.annotation) else items[-1]
+    _reject_nul(values)
     try:
         return model.model_validate(values)
     except ValidationError as exc:
-        raise validation_error(exc) from None
+        raise validation_error(exc, where="query") from None
 
 
-def validation_error(exc: ValidationError) -> PeerLineError:
+def _reject_nul(values: dict[str, Any]) -> None:
+    """NUL never belongs in text, and PostgreSQL cannot store or even compare it."""
+    for name, value in values.items():
+        found = _nul_at(value, name)
+        if found is not None:
+            field = found.removeprefix("body.")
+            raise ValidationFailed(f"{field}: text may not contain NUL characters", field=field)
+
+
+def _nul_at(value: Any, path: str) -> str | None:
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    if isinstance(value, BaseModel):
+        items: list[tuple[str, Any]] = [
+            (info.alias or name, getattr(value, name))
+            for name, info in type(value).model_fields.items()]
+    elif isinstance(value, dict):
+        items = [(str(k), k) for k in value] + [(str(k), v) for k, v in value.items()]
+    elif isinstance(value, list | tuple | set | frozenset):
+        items = [(str(i), v) for i, v in enumerate(value)]
+    else:
+        return None
+    for key, item in items:
+        found = _nul_at(item, f"{path}.{key}")
+        if found is not None:
+            return found
+    return None
+
+
+def validation_error(exc: ValidationError, where: str = "body") -> PeerLineError:
     problems = [
-        {"field": ".".join(str(p) for p in err["loc"]) or "body", "message": err["msg"]}
+        {"field": ".".join(str(p) for p in err["loc"]) or where, "message": err["msg"]}
         for err in exc.errors(include_url=False)
     ]
-    if any(err["type"] == "json_invalid" for err in exc.errors()):
+    if any(err["type"] == "json_invalid" for err in exc.errors(include_url=False)):
         return MalformedJson("request body is not valid JSON", field="body")
     first = problems[0]
     return ValidationFailed(
@@ -145,4 +183,7 @@ def error_response(error: PeerLineError) -> tuple[Response, int]:
         payload["field"] = error.field
     if error.details:
         payload.update(error.details)
-    return jsonify({"error": payload}), error.status
+    response = jsonify({"error": payload})
+    if error.status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="peerline"'
+    return response, error.status

@@ -7,12 +7,19 @@ from typing import Any, get_args, get_origin
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from core.api.framework import ANONYMOUS, REQUESTER, ApiBlueprint, Operation, openapi_path, path_parameters
+from core.api.framework import (
+    ANONYMOUS,
+    REQUESTER,
+    ApiBlueprint,
+    Operation,
+    openapi_path,
+    path_parameters,
+)
 
 REF = "#/components/schemas/{model}"
 STATUS_TEXT = {400: "Bad request", 401: "No or unknown token", 403: "Role not allowed",
-               404: "Not found", 409: "Conflict with the current state", 413: "Body too large",
-               415: "Body must be JSON", 422: "Invalid input"}
+               404: "Not found", 409: "Conflict with the current state",
+               413: "Body too large", 415: "Body must be JSON", 422: "Invalid input"}
 
 
 def _model_of(annotation: Any) -> tuple[type[BaseModel] | None, bool]:
@@ -32,25 +39,27 @@ def build(blueprints: list[ApiBlueprint], prefix: str, version: str) -> dict[str
             wanted.add((model, "serialization"))
     keys, defs = models_json_schema(sorted(wanted, key=lambda w: (w[0].__name__, w[1])),
                                     ref_template=REF)
+    schemas: dict[str, Any] = dict(defs.get("$defs", {}))
     paths: dict[str, dict[str, Any]] = {}
     for _, op in operations:
-        paths.setdefault(prefix + openapi_path(op.rule), {})[op.method.lower()] = _operation(op, keys)
+        item = paths.setdefault(prefix + openapi_path(op.rule), {})
+        item[op.method.lower()] = _operation(op, keys, schemas)
     return {
         "openapi": "3.1.0",
         "info": {"title": "PeerLine API", "version": version,
                  "description": "Peer support programs: roster, availability, anonymous requests."},
         "paths": paths,
-        "components": {"schemas": {**defs.get("$defs", {}), "Error": ERROR_SCHEMA},
+        "components": {"schemas": {**schemas, "Error": ERROR_SCHEMA},
                        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
     }
 
 
-def _operation(op: Operation, keys: dict[Any, Any]) -> dict[str, Any]:
+def _operation(op: Operation, keys: dict[Any, Any], schemas: dict[str, Any]) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "summary": op.summary, "tags": [op.tag],
-        "operationId": f"{op.method.lower()}_{op.rule.strip('/').replace('/', '_')}".replace("<", "")
-        .replace(">", "").replace("uuid:", ""),
-        "parameters": _parameters(op),
+        "operationId": f"{op.method.lower()}_{op.rule.strip('/').replace('/', '_')}"
+        .replace("<", "").replace(">", "").replace("uuid:", ""),
+        "parameters": _parameters(op, schemas),
         "responses": _responses(op, keys),
         "x-roles": sorted(op.roles),
     }
@@ -61,12 +70,13 @@ def _operation(op: Operation, keys: dict[Any, Any]) -> dict[str, Any]:
     return doc
 
 
-def _parameters(op: Operation) -> list[dict[str, Any]]:
+def _parameters(op: Operation, schemas: dict[str, Any]) -> list[dict[str, Any]]:
     params = [{"name": name, "in": "path", "required": True,
                "schema": {"type": "string", "format": "uuid"} if f"uuid:{name}" in op.rule
                else {"type": "string"}} for name in path_parameters(op.rule)]
     if op.query is not None:
         schema = op.query.model_json_schema(by_alias=True, ref_template=REF)
+        schemas.update(schema.get("$defs", {}))  # enums or models a parameter refers to
         required = set(schema.get("required", []))
         for name, prop in schema.get("properties", {}).items():
             params.append({"name": name, "in": "query", "required": name in required,
@@ -84,7 +94,9 @@ def _responses(op: Operation, keys: dict[Any, Any]) -> dict[str, Any]:
         schema = {"type": "array", "items": ref} if many else ref
         responses[str(op.status)] = {"description": "OK",
                                      "content": {"application/json": {"schema": schema}}}
-    codes = {400, 413, 415, 422, *op.errors}
+    codes = {422, *op.errors} | ({400, 413, 415} if op.body is not None else set())
+    if path_parameters(op.rule) or (op.query is not None and "program" in op.query.model_fields):
+        codes.add(404)  # an unknown id or program slug, or one of another program
     if op.roles - {ANONYMOUS}:
         codes |= {401, 403}
     if op.roles == {ANONYMOUS, REQUESTER}:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -33,10 +32,10 @@ def search_slots(principal: Any, query: SlotQuery) -> SlotList:
     c = ctx()
     program = programs.get_program(c, query.program)
     zone = ZoneInfo(query.tz or program.time_zone)
-    start = query.start or c.now
+    start, end = slots.window(c, program, query.start, query.end)
     wanted = slots.SlotFilter(
         start=start,
-        end=query.end or start + timedelta(days=7),
+        end=end,
         topic=query.topic,
         language=query.language,
         mode=query.mode,

@@ -27,8 +27,11 @@ class Out(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
+NOT_ZONES = frozenset({"localtime", "Factory", "posixrules"})  # tzdata files, not places
+
+
 def _zone(name: str) -> str:
-    if name not in _zone_names():
+    if name not in _zone_names() or name in NOT_ZONES:
         raise ValueError(f"unknown time zone {name!r} (use an IANA name such as Europe/London)")
     try:
         ZoneInfo(name)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from pydantic import AwareDatetime, Field, model_validator
+from pydantic import AwareDatetime, Field, ValidationInfo, field_validator
 
 from core.schemas.common import LanguageCode, Mode, Out, Query, TimeZoneName
 from core.schemas.supporters import SupporterPublic
@@ -21,11 +21,13 @@ class SlotQuery(Query):
     supporter: uuid.UUID | None = None
     tz: TimeZoneName | None = Field(None, description="Viewer's time zone; default the program's")
 
-    @model_validator(mode="after")
-    def _range(self) -> SlotQuery:
-        if self.start and self.end and self.end <= self.start:
-            raise ValueError("'to' must be after 'from'")
-        return self
+    @field_validator("end")
+    @classmethod
+    def _range(cls, end: datetime | None, info: ValidationInfo) -> datetime | None:
+        start = info.data.get("start")
+        if start and end and end <= start:
+            raise ValueError("must be after 'from'")
+        return end
 
 
 class Slot(Out):

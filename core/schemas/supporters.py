@@ -6,7 +6,7 @@ import uuid
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import Field, StringConstraints, ValidationInfo, field_validator
 
 from core.schemas.common import (
     Body,
@@ -22,6 +22,7 @@ from core.schemas.common import (
     clock_to_minute,
 )
 
+EARLIEST_DATE, LATEST_DATE = date(1950, 1, 1), date(2199, 12, 31)
 Alias = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=60)]
 Address = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=320)]
 Ref = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
@@ -68,11 +69,20 @@ class TrainingIn(Body):
     completed_on: date
     expires_on: date | None = None
 
-    @model_validator(mode="after")
-    def _expiry_after_completion(self) -> TrainingIn:
-        if self.expires_on is not None and self.expires_on <= self.completed_on:
-            raise ValueError("expires_on must be after completed_on")
-        return self
+    @field_validator("completed_on", "expires_on")
+    @classmethod
+    def _plausible(cls, value: date | None) -> date | None:
+        if value is not None and not EARLIEST_DATE <= value <= LATEST_DATE:
+            raise ValueError(f"must lie between {EARLIEST_DATE} and {LATEST_DATE}")
+        return value
+
+    @field_validator("expires_on")
+    @classmethod
+    def _expiry_after_completion(cls, value: date | None, info: ValidationInfo) -> date | None:
+        completed = info.data.get("completed_on")
+        if value is not None and completed is not None and value <= completed:
+            raise ValueError("must be after completed_on")
+        return value
 
 
 class TrainingOut(Out):
@@ -87,11 +97,13 @@ class WeeklyWindowIn(Body):
     start: ClockTime
     end: ClockTime
 
-    @model_validator(mode="after")
-    def _end_after_start(self) -> WeeklyWindowIn:
-        if clock_to_minute(self.end) <= clock_to_minute(self.start):
-            raise ValueError("end must be after start (use 24:00 for midnight)")
-        return self
+    @field_validator("end")
+    @classmethod
+    def _end_after_start(cls, end: str, info: ValidationInfo) -> str:
+        start = info.data.get("start")
+        if start is not None and clock_to_minute(end) <= clock_to_minute(start):
+            raise ValueError("must be after start (use 24:00 for midnight)")
+        return end
 
 
 class AvailabilityIn(Body):
@@ -107,17 +119,21 @@ class OverrideIn(Body):
     date: date
     available: bool = Field(description="true = extra hours, false = time off")
     start: ClockTime | None = None
-    end: ClockTime | None = None
+    end: ClockTime | None = Field(None, validate_default=True)
 
-    @model_validator(mode="after")
-    def _window(self) -> OverrideIn:
-        if (self.start is None) != (self.end is None):
+    @field_validator("end")
+    @classmethod
+    def _window(cls, end: str | None, info: ValidationInfo) -> str | None:
+        if "start" not in info.data:
+            return end  # start was invalid; that error is reported already
+        start = info.data["start"]
+        if (start is None) != (end is None):
             raise ValueError("give both start and end, or neither (whole day off)")
-        if self.start is None and self.available:
+        if start is None and info.data.get("available"):
             raise ValueError("extra hours need a start and an end")
-        if self.start and self.end and clock_to_minute(self.end) <= clock_to_minute(self.start):
-            raise ValueError("end must be after start")
-        return self
+        if start and end and clock_to_minute(end) <= clock_to_minute(start):
+            raise ValueError("must be after start")
+        return end
 
 
 class OverrideOut(Out):

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from core.errors import Conflict, Forbidden, NotFound
+from core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from core.models import Program
 from core.schemas.programs import (
     CrisisResourceOut,
@@ -96,7 +96,9 @@ def update_program(ctx: Ctx, slug: str, patch: ProgramPatch) -> Program:
     changes = patch.model_dump(mode="json", exclude_unset=True, exclude={"policy"})
     if patch.policy is not None:
         changes.update(patch.policy.model_dump(mode="json", exclude_unset=True))
-    changes = {k: v for k, v in changes.items() if v is not None}
+    for name, value in changes.items():
+        if value is None:
+            raise ValidationFailed(f"{name}: may not be null", field=name)
     for name, value in changes.items():
         setattr(program, name, value)
     audit.record(ctx, program.id, "program.updated", "program", program.id, fields=sorted(changes))

@@ -132,6 +132,9 @@ def build_supporter(ctx: Ctx, program: Program, data: SupporterIn) -> Supporter:
 def update_supporter(ctx: Ctx, supporter_id: uuid.UUID, patch: SupporterPatch) -> Supporter:
     supporter, program = get_supporter(ctx, supporter_id, "admin")
     changes = patch.model_dump(exclude_unset=True, exclude={"contacts"})
+    for name in REQUIRED_FIELDS:
+        if name in changes and changes[name] is None:
+            raise ValidationFailed(f"{name}: may not be null", field=name)
     _check_offered(program, changes.get("topics"), changes.get("languages"), changes.get("modes"))
     for name, value in changes.items():
         setattr(supporter, name, value)
@@ -236,6 +239,7 @@ def _check_offered(
             )
 
 
+REQUIRED_FIELDS = ("alias", "time_zone", "languages", "topics", "modes")
 UNIQUE_FIELDS = {  # constraint name (PostgreSQL) or column (SQLite) -> field
     "uq_supporters_program_alias": "alias",
     "supporters.alias": "alias",

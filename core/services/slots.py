@@ -66,10 +66,32 @@ def candidates(ctx: Ctx, program: Program, wanted: SlotFilter) -> list[Supporter
     ]
 
 
+def window(
+    ctx: Ctx, program: Program, start: datetime | None, end: datetime | None
+) -> tuple[datetime, datetime]:
+    """The asked range (default: a week from now) cut to what can ever be booked."""
+    if start is not None and end is not None and end - start > timedelta(days=MAX_SEARCH_DAYS):
+        raise ValidationFailed(f"to: search at most {MAX_SEARCH_DAYS} days at once", field="to")
+    latest = ctx.now + timedelta(days=program.horizon_days)
+    start = min(max(start or ctx.now, ctx.now), latest)
+    end = min(end or start + timedelta(days=7), latest + timedelta(days=1))
+    return start, max(start, end)
+
+
 def search(ctx: Ctx, program: Program, wanted: SlotFilter) -> list[FoundSlot]:
     """Every bookable slot in the range, sorted by start then supporter alias."""
-    if wanted.end - wanted.start > timedelta(days=MAX_SEARCH_DAYS):
-        raise ValidationFailed(f"search at most {MAX_SEARCH_DAYS} days at once", field="to")
+    start, end = window(ctx, program, wanted.start, wanted.end)
+    if start >= end:
+        return []
+    wanted = SlotFilter(
+        start=start,
+        end=end,
+        topic=wanted.topic,
+        language=wanted.language,
+        mode=wanted.mode,
+        supporter_id=wanted.supporter_id,
+        ignore_booking=wanted.ignore_booking,
+    )
     supporters = candidates(ctx, program, wanted)
     policy = policy_of(program)
     zone = ZoneInfo(program.time_zone)
@@ -110,6 +132,8 @@ def is_bookable(
     ignore_booking: uuid.UUID | None = None,
 ) -> bool:
     """Whether one exact slot is offered right now (called inside the booking lock)."""
+    if not ctx.now <= starts_at <= ctx.now + timedelta(days=program.horizon_days):
+        return False
     wanted = SlotFilter(
         start=starts_at,
         end=starts_at + timedelta(minutes=1),
@@ -153,7 +177,8 @@ def _blocked(
     cap = capacity.weekly_cap(supporter, program)
     blocked = [w for w in weeks if load.get((supporter.id, w.start), 0) >= cap]
     state = training_state(supporter, program.required_trainings, now.astimezone(zone).date())
-    if state.trained_until is not None:
+    horizon_end = (now + timedelta(days=program.horizon_days + 2)).date()
+    if state.trained_until is not None and state.trained_until <= horizon_end:
         lapse = datetime.combine(state.trained_until, time(0), tzinfo=zone)
         blocked.append(Interval(lapse.astimezone(ZoneInfo("UTC")), lapse + timedelta(days=3650)))
     return blocked

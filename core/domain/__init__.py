@@ -1,0 +1,1 @@
+"""Pure domain rules: plain Python with no database and no web framework."""
