@@ -53,12 +53,18 @@ def healthz() -> Response:
 
 @meta.get("/readyz")
 def readyz() -> tuple[Response, int]:
+    from core import migrations
+
+    engine = runtime().engine
     try:
-        with runtime().engine.connect() as connection:
+        with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
+        current = migrations.is_up_to_date(engine)
     except Exception:
         log.warning("readiness check: database unreachable")
         return jsonify({"status": "unavailable", "database": "unreachable"}), 503
+    if not current:
+        return jsonify({"status": "unavailable", "database": "migrations pending"}), 503
     return jsonify({"status": "ready", "database": "ok"}), 200
 
 
