@@ -278,3 +278,7 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
             return app
 
     Server().run()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,142 @@
+"""The set-up contract, as a person runs it: `peerline demo` and `peerline serve` as processes."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import requests
+from cryptography.fernet import Fernet
+
+STARTUP_SECONDS = 30
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def running(args: list[str], env: dict[str, str], cwd: Path) -> Iterator[subprocess.Popen[str]]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "core.cli", *args],
+        env=env,
+        cwd=cwd,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        yield process
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        if process.stdout:
+            process.stdout.close()
+
+
+def wait_until_up(base: str, process: subprocess.Popen[str]) -> None:
+    """Poll until the server answers (process start-up, not a timed wait in the product)."""
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        assert process.poll() is None, f"server exited with {process.returncode}"
+        try:
+            if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    raise AssertionError("server did not come up")
+
+
+def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PEERLINE_")}
+    env["PEERLINE_INSTANCE_PATH"] = str(tmp_path / "instance")
+    env.update(extra)
+    return env
+
+
+def test_demo_serves_seeded_data_and_prints_working_tokens(tmp_path):
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with running(["demo", "--port", str(port)], clean_env(tmp_path), tmp_path) as process:
+        wait_until_up(base, process)
+        banner = ""
+        assert process.stdout is not None
+        while "deployment admin" not in banner:
+            banner += process.stdout.readline()
+        assert f"{base}/api/v1/docs" in banner
+        admin = re.search(r"admin of acme\s+(plt_\S+)", banner)
+        assert admin, banner
+        roster = requests.get(
+            f"{base}/api/v1/supporters?program=acme",
+            timeout=5,
+            headers={"Authorization": f"Bearer {admin.group(1)}"},
+        )
+        assert roster.status_code == 200 and len(roster.json()) >= 5
+        made = requests.post(
+            f"{base}/api/v1/requests",
+            timeout=5,
+            json={
+                "program": "acme",
+                "topic": "stress",
+                "urgency": "now",
+                "mode": "text",
+                "language": "en",
+            },
+        )
+        assert made.status_code == 201 and made.json()["status"] == "offered", made.json()
+        assert requests.get(f"{base}/readyz", timeout=5).status_code == 200
+
+
+def test_serve_runs_gunicorn_in_production_mode(tmp_path):
+    port = free_port()
+    database = f"sqlite:///{tmp_path / 'prod.sqlite3'}"
+    env = clean_env(
+        tmp_path,
+        PEERLINE_ENV="production",
+        PEERLINE_DATABASE_URL=database,
+        PEERLINE_SECRET_KEY="x" * 40,
+        PEERLINE_ENCRYPTION_KEYS=Fernet.generate_key().decode(),
+    )
+    upgrade = subprocess.run(
+        [sys.executable, "-m", "core.cli", "db", "upgrade"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert upgrade.returncode == 0, upgrade.stderr
+    assert "database at revision" in upgrade.stdout
+    with running(["serve", "--port", str(port), "--workers", "1"], env, tmp_path) as process:
+        base = f"http://127.0.0.1:{port}"
+        wait_until_up(base, process)
+        assert requests.get(f"{base}/readyz", timeout=5).json()["status"] == "ready"
+        assert requests.get(f"{base}/api/v1/openapi.json", timeout=5).status_code == 200
+
+
+def test_serve_refuses_to_start_without_production_settings(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "core.cli", "serve"],
+        env=clean_env(tmp_path, PEERLINE_ENV="production"),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "PEERLINE_SECRET_KEY" in result.stderr and "Traceback" not in result.stderr
