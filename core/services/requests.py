@@ -43,7 +43,7 @@ def create(ctx: Ctx, data: RequestIn) -> tuple[SupportRequest, str]:
         )
     _check_offered(program, data)
     crisis = contains_crisis_language(
-        data.note, data.locale or program.locale, _extra_phrases(program, data.locale)
+        data.note, data.locale or program.locale, _extra_phrases(program)
     )
     if crisis:
         log.info("crisis resources shown (program %s)", program.slug)
@@ -104,14 +104,9 @@ def _check_offered(program: Program, data: RequestIn) -> None:
         raise ValidationFailed("slot: only for urgency 'scheduled'", field="slot")
 
 
-def _extra_phrases(program: Program, locale: str | None) -> list[str]:
-    wanted = (locale or program.locale).split("-")[0]
-    return [
-        p
-        for key, phrases in program.crisis_phrases.items()
-        if key.split("-")[0] == wanted
-        for p in phrases
-    ]
+def _extra_phrases(program: Program) -> list[str]:
+    """All the program's own phrases: people mix languages, and a false alarm only shows help."""
+    return [p for phrases in program.crisis_phrases.values() for p in phrases]
 
 
 def _aliases_in_use(ctx: Ctx, program: Program) -> set[str]:
