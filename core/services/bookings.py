@@ -12,10 +12,9 @@ from core import events
 from core.errors import Conflict, Forbidden, NotFound, SlotUnavailable, ValidationFailed
 from core.models import Booking, Program, Supporter, SupportRequest
 from core.schemas.requests import BookingIn, BookingOut, RescheduleIn
-from core.schemas.supporters import SupporterPublic
 from core.services import audit, slots
 from core.services.access import Ctx, require
-from core.services.requests import get_request
+from core.services.requests import brief_of, get_request
 
 CHANGEABLE = ("requester", "service", "system")
 
@@ -151,19 +150,10 @@ def list_bookings(
 
 def booking_out(ctx: Ctx, booking: Booking) -> BookingOut:
     """Coordinators see the schedule; only the two people in it see the request's alias."""
-    supporter = ctx.session.get_one(Supporter, booking.supporter_id)
     show_alias = ctx.principal.role in ("requester", "supporter", "service", "system")
     request = ctx.session.get_one(SupportRequest, booking.request_id) if show_alias else None
     return BookingOut(
-        id=booking.id,
-        starts_at=booking.starts_at,
-        ends_at=booking.ends_at,
-        mode=booking.mode,
-        status=booking.status,
-        supporter=SupporterPublic.model_validate(supporter),
-        calendar_uid=booking.calendar_uid,
-        sequence=booking.sequence,
-        request_alias=request.alias if request else None,
+        **brief_of(ctx, booking).model_dump(), request_alias=request.alias if request else None
     )
 
 

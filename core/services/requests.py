@@ -254,8 +254,10 @@ def booking_brief(ctx: Ctx, request: SupportRequest) -> BookingBrief | None:
         .order_by(Booking.created_at.desc())
         .limit(1)
     )
-    if booking is None:
-        return None
+    return None if booking is None else brief_of(ctx, booking)
+
+
+def brief_of(ctx: Ctx, booking: Booking) -> BookingBrief:
     supporter = ctx.session.get_one(Supporter, booking.supporter_id)
     return BookingBrief(
         id=booking.id,
