@@ -116,14 +116,14 @@ def supporters_group() -> None:
 def supporters_import(file: Any, program_slug: str, dry_run: bool) -> None:
     """Create or update supporters from a CSV file; any row error stores nothing."""
     from core.errors import CsvImportFailed
-    from core.services import roster_csv
+    from core.services import roster_csv, roster_import
 
     ctx = system_ctx()
     with ctx.session:
         try:
             text = roster_csv.decode(file.read(roster_csv.MAX_BYTES + 1))
             program = programs.get_program(ctx, program_slug)
-            summary = roster_csv.import_csv(ctx, program, text, dry_run=dry_run)
+            summary = roster_import.import_csv(ctx, program, text, dry_run=dry_run)
         except CsvImportFailed as exc:
             for error in exc.row_errors:
                 click.echo(f"row {error['row']}, {error['field']}: {error['message']}", err=True)
@@ -158,13 +158,13 @@ def supporters_export(program_slug: str, output: Any) -> None:
 @with_appcontext
 def sweep() -> None:
     """Expire unanswered offers, retry waiting requests, purge past retention (run each minute)."""
-    from core.services import matching, requests
+    from core.services import matching, retention
 
     done = {}
     for name, step in (
         ("offers expired", matching.expire_offers),
         ("requests re-offered", matching.retry_waiting),
-        ("requests purged", requests.purge_expired),
+        ("requests purged", retention.purge_expired),
     ):
         ctx = system_ctx()
         with ctx.session:
@@ -181,11 +181,11 @@ def keys_group() -> None:
 @with_appcontext
 def keys_rotate() -> None:
     """Re-encrypt every stored identity under the first key of PEERLINE_ENCRYPTION_KEYS."""
-    from core.services import requests
+    from core.services import identities
 
     ctx = system_ctx()
     with ctx.session:
-        count = requests.rotate_identities(ctx)
+        count = identities.rotate_identities(ctx)
     click.echo(f"{count} identities re-encrypted under the newest key; older keys may now go")
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 
 from core import create_app
 from core.clock import FrozenClock
@@ -49,6 +49,24 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     url = postgres_url()
     reset_postgres(url)
     return url
+
+
+@pytest.fixture(autouse=True)
+def _dispose_engines(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Close every connection pool a test's apps opened, so none is left to the GC."""
+    import core.app
+    from core.db import make_engine
+
+    engines: list[Engine] = []
+
+    def tracked(url: str) -> Engine:
+        engines.append(make_engine(url))
+        return engines[-1]
+
+    monkeypatch.setattr(core.app, "make_engine", tracked)
+    yield
+    for engine in engines:
+        engine.dispose()
 
 
 @pytest.fixture

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import select, update
 
 from core import events
-from core.crypto import REQUESTER_TOKEN_PREFIX, IdentityCipher, new_secret_token, token_digest
+from core.crypto import REQUESTER_TOKEN_PREFIX, new_secret_token, token_digest
 from core.domain.aliases import new_alias
 from core.domain.crisis import contains_crisis_language
 from core.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from core.models import Booking, Feedback, Program, RequesterIdentity, Supporter, SupportRequest
+from core.models import Booking, Feedback, Program, Supporter, SupportRequest
 from core.schemas.programs import NOT_A_CRISIS_SERVICE
 from core.schemas.requests import (
     AssignedRequest,
@@ -24,7 +23,7 @@ from core.schemas.requests import (
     RequestView,
 )
 from core.schemas.supporters import SupporterPublic
-from core.services import audit, matching
+from core.services import audit, identities, matching
 from core.services.access import Ctx, require
 from core.services.programs import crisis_resources_for, get_program
 
@@ -68,7 +67,7 @@ def create(ctx: Ctx, data: RequestIn) -> tuple[SupportRequest, str]:
     ctx.session.add(request)
     ctx.session.flush()  # the identity row refers to it
     if data.requester is not None:
-        store_identity(ctx, request, data.requester.platform, data.requester.subject)
+        identities.store(ctx, request, data.requester.platform, data.requester.subject)
     events.record(
         ctx.session,
         events.RequestCreated(
@@ -117,71 +116,6 @@ def _aliases_in_use(ctx: Ctx, program: Program) -> set[str]:
             )
         )
     )
-
-
-def store_identity(ctx: Ctx, request: SupportRequest, platform: str, subject: str) -> None:
-    cipher = _cipher(ctx)
-    ctx.session.add(
-        RequesterIdentity(
-            request_id=request.id,
-            platform=platform,
-            lookup_hash=cipher.lookup_hash(platform, subject),
-            ciphertext=cipher.encrypt(subject),
-            created_at=ctx.now,
-        )
-    )
-
-
-def _cipher(ctx: Ctx) -> IdentityCipher:
-    if ctx.cipher is None:
-        raise RuntimeError("this unit of work has no identity cipher")
-    return ctx.cipher
-
-
-def requests_of(
-    ctx: Ctx, program_id: uuid.UUID, platform: str, subject: str
-) -> list[SupportRequest]:
-    """An integration's look-up of its user's requests, newest first (service tokens only)."""
-    require(ctx.principal, program_id, "service")
-    digest = _cipher(ctx).lookup_hash(platform, subject)
-    return list(
-        ctx.session.scalars(
-            select(SupportRequest)
-            .join(RequesterIdentity)
-            .where(SupportRequest.program_id == program_id, RequesterIdentity.lookup_hash == digest)
-            .order_by(SupportRequest.created_at.desc())
-        )
-    )
-
-
-def identity_of(ctx: Ctx, request_id: uuid.UUID) -> tuple[str, str] | None:
-    """(platform, subject) so an integration can message its own user; never over HTTP."""
-    request = ctx.session.get(SupportRequest, request_id)
-    if request is None:
-        raise NotFound("no such request", field="request_id")
-    require(ctx.principal, request.program_id, "service")
-    row = ctx.session.scalar(
-        select(RequesterIdentity).where(RequesterIdentity.request_id == request_id)
-    )
-    return (row.platform, _cipher(ctx).decrypt(row.ciphertext)) if row else None
-
-
-def rotate_identities(ctx: Ctx, batch: int = 500) -> int:
-    """Re-encrypt identities under the newest key, in batches (operator only)."""
-    if ctx.principal.role != "system":
-        raise Forbidden("only the operator's console rotates keys")
-    cipher, done, last = _cipher(ctx), 0, None
-    while True:
-        query = select(RequesterIdentity).order_by(RequesterIdentity.id).limit(batch)
-        if last is not None:
-            query = query.where(RequesterIdentity.id > last)
-        rows = ctx.session.scalars(query).all()
-        if not rows:
-            return done
-        for row in rows:
-            row.ciphertext = cipher.rotate(row.ciphertext)
-        ctx.session.commit()
-        done, last = done + len(rows), rows[-1].id
 
 
 def get_request(ctx: Ctx, request_id: uuid.UUID) -> SupportRequest:
@@ -379,28 +313,3 @@ def give_feedback(ctx: Ctx, request_id: uuid.UUID, data: FeedbackIn) -> None:
     )
     ctx.session.commit()
 
-
-def purge_expired(ctx: Ctx) -> int:
-    """Delete notes and identities of requests closed longer ago than the retention window."""
-    count = 0
-    for program in ctx.session.scalars(select(Program)):
-        cutoff = ctx.now - timedelta(days=program.retention_days)
-        due = ctx.session.scalars(
-            select(SupportRequest).where(
-                SupportRequest.program_id == program.id,
-                SupportRequest.status == "closed",
-                SupportRequest.closed_at <= cutoff,
-                SupportRequest.purged_at.is_(None),
-            )
-        ).all()
-        for request in due:
-            request.note, request.purged_at = None, ctx.now
-        if due:
-            ctx.session.execute(
-                delete(RequesterIdentity).where(
-                    RequesterIdentity.request_id.in_([r.id for r in due])
-                )
-            )
-        count += len(due)
-    ctx.session.commit()
-    return count

@@ -7,7 +7,7 @@ import uuid
 from sqlalchemy import func, select
 
 from core.models import Booking, Feedback, RequesterIdentity, SupportRequest
-from core.services import requests as request_service
+from core.services import retention
 from tests.helpers import auth, make_world, system_ctx
 
 THURSDAY = "from=2026-03-05T00:00:00Z&to=2026-03-06T00:00:00Z"
@@ -231,11 +231,11 @@ def test_notes_and_identities_are_purged_after_retention(app, client, clock):
     clock.advance(days=6)
     ctx = system_ctx(app)
     with ctx.session:
-        assert request_service.purge_expired(ctx) == 0
+        assert retention.purge_expired(ctx) == 0
     clock.advance(days=2)
     ctx = system_ctx(app)
     with ctx.session:
-        assert request_service.purge_expired(ctx) == 1
+        assert retention.purge_expired(ctx) == 1
         row = ctx.session.get(SupportRequest, uuid.UUID(created["id"]))
         assert row is not None and row.note is None and row.purged_at is not None
         assert ctx.session.scalar(select(func.count()).select_from(RequesterIdentity)) == 0

@@ -9,7 +9,7 @@ from core import create_app
 from core.cli import main
 from core.models import Base, RequesterIdentity
 from core.runtime import runtime
-from core.services import requests as request_service
+from core.services import identities
 from tests.helpers import EVERY_WEEKDAY, auth, make_world, system_ctx
 
 
@@ -82,7 +82,7 @@ def test_keys_rotate_reencrypts_identities_under_the_newest_key(tmp_path, clock)
     with ctx.session:
         import uuid
 
-        assert request_service.identity_of(ctx, uuid.UUID(made["id"])) == ("teams", "aad-42")
+        assert identities.identity_of(ctx, uuid.UUID(made["id"])) == ("teams", "aad-42")
         row = ctx.session.scalars(select(RequesterIdentity)).one()
         assert b"aad-42" not in row.ciphertext
     for app in (before, after, only_new):

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from core.cli import main
 from core.errors import CsvImportFailed, Forbidden
 from core.models import AuditEvent, Offer, Supporter
-from core.services import programs, roster, roster_csv
+from core.services import programs, roster, roster_csv, roster_import
 from core.services.access import Ctx, Principal
 from tests.helpers import EVERY_WEEKDAY, World, make_world, system_ctx
 
@@ -35,11 +35,11 @@ def world(app: Flask) -> World:
 
 
 def run_import(app: Flask, text: str, *, principal: Principal | None = None,
-               dry_run: bool = False) -> roster_csv.ImportSummary:
+               dry_run: bool = False) -> roster_import.ImportSummary:
     ctx = _ctx(app, principal)
     with ctx.session:
         program = programs.get_program(ctx, "acme")
-        return roster_csv.import_csv(ctx, program, text, dry_run=dry_run)
+        return roster_import.import_csv(ctx, program, text, dry_run=dry_run)
 
 
 def run_export(app: Flask, *, principal: Principal | None = None) -> str:
@@ -97,7 +97,7 @@ def rows_of(text: str) -> list[dict[str, str]]:
 
 
 def test_good_file_creates_supporters(app: Flask, world: World) -> None:
-    assert run_import(app, GOOD) == roster_csv.ImportSummary(created=3, updated=0, unchanged=0)
+    assert run_import(app, GOOD) == roster_import.ImportSummary(created=3, updated=0, unchanged=0)
     found = snapshot(app)
     assert set(found) == {"River Otter", "Quiet Fox", "Calm Heron"}
     otter = found["River Otter"]
@@ -143,7 +143,8 @@ def test_reimport_updates_by_external_ref_and_by_alias(app: Flask, world: World)
         "Quiet Fox,,America/New_York,en,general,,,,active,new@acme.test,,",
         "Calm Heron,E-3,Europe/Madrid,es,grief,video,,,active,heron@acme.test,,",
     ])
-    assert run_import(app, changed) == roster_csv.ImportSummary(created=0, updated=2, unchanged=1)
+    summary = run_import(app, changed)
+    assert summary == roster_import.ImportSummary(created=0, updated=2, unchanged=1)
     after = snapshot(app)
     assert "River Otter" not in after
     renamed = after["River Otter Two"]
@@ -179,7 +180,7 @@ def test_export_then_import_changes_nothing(app: Flask, world: World) -> None:
         "Calm Heron", "Gone Away", "Lms Only", "Quiet Fox", "River Otter"]
     gone_row = rows_of(exported)[1]
     assert gone_row["status"] == "offboarded" and gone_row["email"] == ""
-    assert run_import(app, exported) == roster_csv.ImportSummary(0, 0, 5)
+    assert run_import(app, exported) == roster_import.ImportSummary(0, 0, 5)
     assert snapshot(app) == before
     assert run_export(app) == exported
 
@@ -264,7 +265,7 @@ def test_dry_run_counts_and_writes_nothing(app: Flask, world: World) -> None:
     world.add_supporter("Quiet Fox")
     before = snapshot(app)
     summary = run_import(app, GOOD, dry_run=True)
-    assert summary == roster_csv.ImportSummary(created=2, updated=1, unchanged=0)
+    assert summary == roster_import.ImportSummary(created=2, updated=1, unchanged=0)
     assert snapshot(app) == before
     assert audit_count(app, "supporters.imported") == 0
 
@@ -312,7 +313,7 @@ def test_address_and_alias_move_between_rows_of_one_file(app: Flask, world: Worl
         "Heron Renamed,E-3,Europe/Madrid,es,grief,video,,,active,heron@acme.test,,",
         "Calm Heron,E-4,Europe/Madrid,es,grief,video,,,active,,,",
     ])
-    assert run_import(app, moved) == roster_csv.ImportSummary(created=2, updated=2, unchanged=0)
+    assert run_import(app, moved) == roster_import.ImportSummary(created=2, updated=2, unchanged=0)
     after = snapshot(app)
     assert after["Otter Two"]["contacts"] == [("email", "otter@acme.test")]
     assert after["Calm Heron"]["external_ref"] == "E-4"

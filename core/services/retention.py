@@ -1,0 +1,36 @@
+"""Retention: notes and identities of closed requests are deleted after the program's window."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import delete, select
+
+from core.models import Program, RequesterIdentity, SupportRequest
+from core.services.access import Ctx
+
+
+def purge_expired(ctx: Ctx) -> int:
+    """Delete notes and identities of requests closed longer ago than the retention window."""
+    count = 0
+    for program in ctx.session.scalars(select(Program)):
+        cutoff = ctx.now - timedelta(days=program.retention_days)
+        due = ctx.session.scalars(
+            select(SupportRequest).where(
+                SupportRequest.program_id == program.id,
+                SupportRequest.status == "closed",
+                SupportRequest.closed_at <= cutoff,
+                SupportRequest.purged_at.is_(None),
+            )
+        ).all()
+        for request in due:
+            request.note, request.purged_at = None, ctx.now
+        if due:
+            ctx.session.execute(
+                delete(RequesterIdentity).where(
+                    RequesterIdentity.request_id.in_([r.id for r in due])
+                )
+            )
+        count += len(due)
+    ctx.session.commit()
+    return count
