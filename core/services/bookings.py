@@ -12,7 +12,7 @@ from core import events
 from core.errors import Conflict, Forbidden, NotFound, SlotUnavailable, ValidationFailed
 from core.models import Booking, Program, Supporter, SupportRequest
 from core.schemas.requests import BookingIn, BookingOut, RescheduleIn
-from core.services import audit, slots
+from core.services import audit, matching, slots
 from core.services.access import Ctx, require
 from core.services.requests import brief_of, get_request
 
@@ -38,12 +38,16 @@ def book_for(
     starts_at: datetime,
 ) -> Booking:
     """Inside the caller's transaction: lock the supporter, re-check the slot, insert."""
+    supporter = _lock_supporter(ctx, program, supporter_id)
+    ctx.session.flush()  # a request made in this transaction must exist before it is locked
+    locked = matching.lock_request(ctx, request.id)
+    assert locked is not None
+    request = locked
     if request.status != "open":
         raise Conflict(
             f"this request is {request.status}; only an open request can be booked",
             field="request_id",
         )
-    supporter = _lock_supporter(ctx, program, supporter_id)
     if str(supporter.id) in request.excluded_supporter_ids or request.mode not in supporter.modes:
         raise SlotUnavailable("that slot is not available", field="starts_at")
     if not slots.is_bookable(ctx, program, supporter, starts_at):

@@ -200,11 +200,25 @@ def accept(ctx: Ctx, offer_id: uuid.UUID) -> tuple[Offer, SupportRequest]:
     return offer, request
 
 
+def lock_request(
+    ctx: Ctx, request_id: uuid.UUID, *, skip_locked: bool = False
+) -> SupportRequest | None:
+    """Row-lock a request and re-read it. Lock order everywhere: supporter, request, offers."""
+    return ctx.session.scalars(
+        select(SupportRequest)
+        .where(SupportRequest.id == request_id)
+        .with_for_update(skip_locked=skip_locked)
+        .execution_options(populate_existing=True)
+    ).first()
+
+
 def decline(ctx: Ctx, offer_id: uuid.UUID) -> Offer:
     offer = get_offer(ctx, offer_id)
+    request = lock_request(ctx, offer.request_id)
+    assert request is not None
+    ctx.session.refresh(offer)
     if offer.status != "pending":
         raise Conflict(f"this offer is already {offer.status}", field="offer_id")
-    request = ctx.session.get_one(SupportRequest, offer.request_id)
     program = ctx.session.get_one(Program, request.program_id)
     offer.status, offer.responded_at = "declined", ctx.now
     events.record(
@@ -251,14 +265,18 @@ def _close_pending(
 def withdraw_offers_of(ctx: Ctx, supporter: Supporter) -> None:
     """A paused or offboarded supporter's pending offers go to someone else at once."""
     program = ctx.session.get_one(Program, supporter.program_id)
-    offers = ctx.session.scalars(
-        select(Offer).where(Offer.supporter_id == supporter.id, Offer.status == "pending")
+    request_ids = ctx.session.scalars(
+        select(Offer.request_id)
+        .where(Offer.supporter_id == supporter.id, Offer.status == "pending")
+        .order_by(Offer.request_id)
     ).all()
-    for offer in offers:
-        offer.status, offer.responded_at = "withdrawn", ctx.now
     supporter.status_changed_at = ctx.now
-    for offer in offers:
-        _move_on(ctx, program, ctx.session.get_one(SupportRequest, offer.request_id))
+    for request_id in request_ids:
+        request = lock_request(ctx, request_id)
+        assert request is not None
+        for offer in _pending(ctx, request_id, supporter_id=supporter.id):
+            offer.status, offer.responded_at = "withdrawn", ctx.now
+        _move_on(ctx, program, request)
 
 
 def cancel_future_bookings_of(ctx: Ctx, supporter: Supporter) -> None:
@@ -277,46 +295,64 @@ def cancel_future_bookings_of(ctx: Ctx, supporter: Supporter) -> None:
 
 def expire_offers(ctx: Ctx) -> int:
     """Expire offers past their time and move each request on; returns how many expired."""
-    due = ctx.session.scalars(
-        select(Offer)
+    request_ids = ctx.session.scalars(
+        select(Offer.request_id)
         .where(Offer.status == "pending", Offer.expires_at <= ctx.now)
-        .with_for_update(skip_locked=True)
+        .distinct()
     ).all()
-    for offer in due:
-        request = ctx.session.get_one(SupportRequest, offer.request_id)
-        offer.status, offer.responded_at = "expired", ctx.now
-        events.record(
-            ctx.session,
-            events.OfferExpired(
-                program_id=request.program_id,
-                at=ctx.now,
-                offer_id=offer.id,
-                request_id=request.id,
-                supporter_id=offer.supporter_id,
-            ),
-        )
-    for request_id in {o.request_id for o in due}:
-        request = ctx.session.get_one(SupportRequest, request_id)
+    ctx.session.rollback()  # end the read; each request below is its own short transaction
+    expired = 0
+    for request_id in sorted(request_ids):
+        request = lock_request(ctx, request_id, skip_locked=True)
+        if request is None:  # another sweeper holds it
+            ctx.session.rollback()
+            continue
+        due = [o for o in _pending(ctx, request_id) if o.expires_at <= ctx.now]
+        for offer in due:
+            offer.status, offer.responded_at = "expired", ctx.now
+            events.record(
+                ctx.session,
+                events.OfferExpired(
+                    program_id=request.program_id,
+                    at=ctx.now,
+                    offer_id=offer.id,
+                    request_id=request.id,
+                    supporter_id=offer.supporter_id,
+                ),
+            )
         _move_on(ctx, ctx.session.get_one(Program, request.program_id), request)
-    ctx.session.commit()
-    return len(due)
+        ctx.session.commit()
+        expired += len(due)
+    return expired
+
+
+def _pending(ctx: Ctx, request_id: uuid.UUID, supporter_id: uuid.UUID | None = None) -> list[Offer]:
+    query = select(Offer).where(Offer.request_id == request_id, Offer.status == "pending")
+    if supporter_id is not None:
+        query = query.where(Offer.supporter_id == supporter_id)
+    return list(ctx.session.scalars(query.execution_options(populate_existing=True)))
 
 
 def retry_waiting(ctx: Ctx) -> int:
     """Offer still-open talk-now requests again (someone may have come on duty); expire old ones."""
+    from core.services.requests import close  # requests import matching; import late
+
     waiting = ctx.session.scalars(
-        select(SupportRequest).where(
-            SupportRequest.status == "open", SupportRequest.urgency == "now"
-        )
+        select(SupportRequest.id)
+        .where(SupportRequest.status == "open", SupportRequest.urgency == "now")
+        .order_by(SupportRequest.id)
     ).all()
+    ctx.session.rollback()
     offered = 0
-    for request in waiting:
+    for request_id in waiting:
+        request = lock_request(ctx, request_id, skip_locked=True)
+        if request is None or request.status != "open":
+            ctx.session.rollback()
+            continue
         program = ctx.session.get_one(Program, request.program_id)
         if request.created_at + timedelta(minutes=program.now_wait_minutes) <= ctx.now:
-            from core.services.requests import close  # requests import matching; import late
-
             close(ctx, request, "expired")
         elif offer_next(ctx, program, request):
             offered += 1
-    ctx.session.commit()
+        ctx.session.commit()
     return offered

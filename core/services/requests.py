@@ -218,6 +218,7 @@ def cancel(ctx: Ctx, request_id: uuid.UUID) -> SupportRequest:
     request = get_request(ctx, request_id)
     if ctx.principal.role not in ("requester", "service", "system"):
         raise Forbidden("only the requester may cancel the request")
+    request = _locked(ctx, request)
     if request.status == "closed":
         raise Conflict(f"this request is already closed ({request.outcome})")
     close(ctx, request, "withdrawn" if request.status in ("open", "offered") else "cancelled")
@@ -230,6 +231,7 @@ def close_session(ctx: Ctx, request_id: uuid.UUID, outcome: str) -> SupportReque
     request = get_request(ctx, request_id)
     if ctx.principal.role == "requester":
         return cancel(ctx, request_id)
+    request = _locked(ctx, request)
     if request.status not in LIVE:
         raise Conflict(
             f"only a matched, scheduled or running session can be closed "
@@ -244,6 +246,7 @@ def start_chat(ctx: Ctx, request_id: uuid.UUID) -> SupportRequest:
     request = get_request(ctx, request_id)
     if ctx.principal.role == "requester":
         raise Forbidden("the chat is started by the supporter's side")
+    request = _locked(ctx, request)
     if request.status != "matched":
         raise Conflict(f"a chat starts from a matched request (this one is {request.status})")
     request.status = "in_chat"
@@ -259,6 +262,12 @@ def start_chat(ctx: Ctx, request_id: uuid.UUID) -> SupportRequest:
     )
     ctx.session.commit()
     return request
+
+
+def _locked(ctx: Ctx, request: SupportRequest) -> SupportRequest:
+    locked = matching.lock_request(ctx, request.id)
+    assert locked is not None
+    return locked
 
 
 def close(ctx: Ctx, request: SupportRequest, outcome: str) -> None:
@@ -312,4 +321,3 @@ def give_feedback(ctx: Ctx, request_id: uuid.UUID, data: FeedbackIn) -> None:
         )
     )
     ctx.session.commit()
-

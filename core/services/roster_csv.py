@@ -16,8 +16,20 @@ from core.schemas.supporters import SupporterIn
 from core.services import roster
 from core.services.access import Ctx, require
 
-COLUMNS = ("alias", "external_ref", "time_zone", "languages", "topics", "modes", "weekly_cap",
-           "concurrent_cap", "status", "email", "slack", "teams")
+COLUMNS = (
+    "alias",
+    "external_ref",
+    "time_zone",
+    "languages",
+    "topics",
+    "modes",
+    "weekly_cap",
+    "concurrent_cap",
+    "status",
+    "email",
+    "slack",
+    "teams",
+)
 REQUIRED = ("alias", "time_zone", "languages", "topics")
 OFFERED = ("topics", "languages", "modes")
 PLATFORMS = ("email", "slack", "teams")
@@ -25,8 +37,10 @@ STATUSES = ("active", "paused", "offboarded")
 MAX_ROWS = 5000
 MAX_BYTES = 2_000_000
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-PATTERN_HINTS = {"languages": "language code such as en or pt-BR",
-                 "modes": "mode (text, video or in_person)"}
+PATTERN_HINTS = {
+    "languages": "language code such as en or pt-BR",
+    "modes": "mode (text, video or in_person)",
+}
 
 MODES_DEFAULT = SupporterIn.model_fields["modes"].get_default(call_default_factory=True)
 
@@ -55,8 +69,15 @@ def decode(data: bytes) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        raise CsvImportFailed([{"row": line, "field": "file", "message":
-                                "not UTF-8 text; save the file as 'CSV UTF-8'"}]) from None
+        raise CsvImportFailed(
+            [
+                {
+                    "row": line,
+                    "field": "file",
+                    "message": "not UTF-8 text; save the file as 'CSV UTF-8'",
+                }
+            ]
+        ) from None
 
 
 def parse(text: str, program: Program) -> list[RowResult]:
@@ -100,9 +121,17 @@ def _cells(s: Supporter) -> list[str]:
     if s.status == "offboarded":
         contacts = {p: [] for p in PLATFORMS}
     caps = ["" if cap is None else str(cap) for cap in (s.weekly_cap, s.concurrent_cap)]
-    return [s.alias, s.external_ref or "", s.time_zone, ";".join(s.languages),
-            ";".join(s.topics), ";".join(s.modes), *caps, s.status,
-            *(";".join(contacts[p]) for p in PLATFORMS)]
+    return [
+        s.alias,
+        s.external_ref or "",
+        s.time_zone,
+        ";".join(s.languages),
+        ";".join(s.topics),
+        ";".join(s.modes),
+        *caps,
+        s.status,
+        *(";".join(contacts[p]) for p in PLATFORMS),
+    ]
 
 
 def _escape(cell: str) -> str:
@@ -115,8 +144,11 @@ def _unescape(cell: str) -> str:
 
 
 def _too_large() -> RowError:
-    return {"row": 1, "field": "file",
-            "message": f"file too large: at most {MAX_BYTES // 10**6} MB"}
+    return {
+        "row": 1,
+        "field": "file",
+        "message": f"file too large: at most {MAX_BYTES // 10**6} MB",
+    }
 
 
 def _records(text: str) -> tuple[list[tuple[int, list[str]]], RowResult | None]:
@@ -172,8 +204,10 @@ def _row(line: int, names: list[str], cells: list[str], program: Program) -> Row
     if result.status != "offboarded":
         _check_offered(result, program, payload)
     if result.status == "offboarded" and payload["contacts"]:
-        result.fail("status", "an offboarded supporter keeps no contact data; leave email, "
-                    "slack and teams blank")
+        result.fail(
+            "status",
+            "an offboarded supporter keeps no contact data; leave email, slack and teams blank",
+        )
     return result
 
 
@@ -241,4 +275,3 @@ def _check_repeats(result: RowResult, seen: dict[tuple[str, str], int]) -> None:
         first = seen.setdefault(key, result.row)
         if first != result.row:
             result.fail(column, f"{value!r} is also on row {first}")
-

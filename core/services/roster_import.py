@@ -51,8 +51,16 @@ def import_csv(ctx: Ctx, program: Program, text: str, *, dry_run: bool = False) 
         return summary
     for supporter in paused:
         matching.withdraw_offers_of(ctx, supporter)
-    audit.record(ctx, program_id, "supporters.imported", "program", program_id,
-                 created=summary.created, updated=summary.updated, unchanged=summary.unchanged)
+    audit.record(
+        ctx,
+        program_id,
+        "supporters.imported",
+        "program",
+        program_id,
+        created=summary.created,
+        updated=summary.updated,
+        unchanged=summary.unchanged,
+    )
     ctx.session.commit()
     return summary
 
@@ -66,7 +74,8 @@ def _raise_errors(results: Iterable[RowResult]) -> None:
 def _plan(ctx: Ctx, program_id: uuid.UUID, rows: list[RowResult]) -> _Plan:
     """Match each row to a supporter, then check the outcome against everyone not in the file."""
     existing = ctx.session.scalars(
-        select(Supporter).where(Supporter.program_id == program_id)).all()
+        select(Supporter).where(Supporter.program_id == program_id)
+    ).all()
     by_ref = {s.external_ref: s for s in existing if s.external_ref}
     by_alias = {s.alias: s for s in existing}
     targets: dict[int, tuple[Supporter | None, str]] = {}
@@ -79,8 +88,12 @@ def _plan(ctx: Ctx, program_id: uuid.UUID, rows: list[RowResult]) -> _Plan:
         if target is not None:
             claimed[target.id] = row
         targets[row.row] = target, column
-    holders = {(c.platform, c.address): c.supporter_id for c in ctx.session.scalars(
-        select(SupporterContact).where(SupporterContact.program_id == program_id))}
+    holders = {
+        (c.platform, c.address): c.supporter_id
+        for c in ctx.session.scalars(
+            select(SupporterContact).where(SupporterContact.program_id == program_id)
+        )
+    }
     plan = _Plan()
     for row in (r for r in rows if r.row in targets):
         target, column = targets[row.row]
@@ -97,8 +110,9 @@ def _plan(ctx: Ctx, program_id: uuid.UUID, rows: list[RowResult]) -> _Plan:
     return plan
 
 
-def _match(row: RowResult, by_ref: dict[str, Supporter],
-           by_alias: dict[str, Supporter]) -> tuple[Supporter | None, str]:
+def _match(
+    row: RowResult, by_ref: dict[str, Supporter], by_alias: dict[str, Supporter]
+) -> tuple[Supporter | None, str]:
     """By external_ref when the row has one, else by alias (adopting the ref if none is set)."""
     assert row.data is not None
     ref = row.data.external_ref
@@ -110,17 +124,24 @@ def _match(row: RowResult, by_ref: dict[str, Supporter],
     return None, "alias"
 
 
-def _check_taken(row: RowResult, target: Supporter | None, by_alias: dict[str, Supporter],
-                 holders: dict[tuple[str, str], uuid.UUID], claimed: dict[uuid.UUID, RowResult]
-                 ) -> None:
+def _check_taken(
+    row: RowResult,
+    target: Supporter | None,
+    by_alias: dict[str, Supporter],
+    holders: dict[tuple[str, str], uuid.UUID],
+    claimed: dict[uuid.UUID, RowResult],
+) -> None:
     """An alias or address may move only if its holder is in the file and lets it go."""
     assert row.data is not None
     owner = by_alias.get(row.data.alias)
     if owner is not None and owner is not target:
         mover = claimed.get(owner.id)
         if mover is None or mover.data is None or mover.data.alias == owner.alias:
-            gone = " (an offboarded supporter; aliases are not reused)" \
-                if owner.status == "offboarded" else ""
+            gone = (
+                " (an offboarded supporter; aliases are not reused)"
+                if owner.status == "offboarded"
+                else ""
+            )
             row.fail("alias", f"{row.data.alias!r} is already used by another supporter{gone}")
     for contact in row.data.contacts:
         holder = holders.get((contact.platform, contact.address))
@@ -138,8 +159,11 @@ def _check_offboarding(row: RowResult, target: Supporter | None, column: str) ->
         elif not _same(target, row):
             row.fail("status", "an offboarded supporter's record cannot be changed")
     elif row.status == "offboarded":
-        row.fail("status", "a file cannot offboard anyone or add someone offboarded; offboard "
-                 "supporters one by one in the roster")
+        row.fail(
+            "status",
+            "a file cannot offboard anyone or add someone offboarded; offboard "
+            "supporters one by one in the roster",
+        )
 
 
 def _contact_keys(contacts: Iterable[Any]) -> list[tuple[str, str]]:
@@ -149,10 +173,29 @@ def _contact_keys(contacts: Iterable[Any]) -> list[tuple[str, str]]:
 def _same(s: Supporter, row: RowResult) -> bool:
     d = row.data
     assert d is not None
-    return (d.alias, d.external_ref or s.external_ref, d.time_zone, d.languages, d.topics, d.modes,
-            d.weekly_cap, d.concurrent_cap, row.status, _contact_keys(d.contacts)) == (
-        s.alias, s.external_ref, s.time_zone, list(s.languages), list(s.topics), list(s.modes),
-        s.weekly_cap, s.concurrent_cap, s.status, _contact_keys(s.contacts))
+    return (
+        d.alias,
+        d.external_ref or s.external_ref,
+        d.time_zone,
+        d.languages,
+        d.topics,
+        d.modes,
+        d.weekly_cap,
+        d.concurrent_cap,
+        row.status,
+        _contact_keys(d.contacts),
+    ) == (
+        s.alias,
+        s.external_ref,
+        s.time_zone,
+        list(s.languages),
+        list(s.topics),
+        list(s.modes),
+        s.weekly_cap,
+        s.concurrent_cap,
+        s.status,
+        _contact_keys(s.contacts),
+    )
 
 
 def _apply(ctx: Ctx, program: Program, plan: _Plan) -> list[Supporter]:
@@ -169,8 +212,11 @@ def _apply(ctx: Ctx, program: Program, plan: _Plan) -> list[Supporter]:
     for supporter, row in plan.changed:
         assert row.data is not None
         have = {(c.platform, c.address) for c in supporter.contacts}
-        supporter.contacts += [SupporterContact(program_id=program.id, **c.model_dump())
-                               for c in row.data.contacts if (c.platform, c.address) not in have]
+        supporter.contacts += [
+            SupporterContact(program_id=program.id, **c.model_dump())
+            for c in row.data.contacts
+            if (c.platform, c.address) not in have
+        ]
     for row in plan.new:
         assert row.data is not None
         supporter = roster.build_supporter(ctx, program, row.data)
@@ -183,14 +229,24 @@ def _apply(ctx: Ctx, program: Program, plan: _Plan) -> list[Supporter]:
 
 def _update(supporter: Supporter, data: SupporterIn) -> None:
     """The file's values; a blank external_ref keeps the one on record, other contacts stay."""
-    for name in ("alias", "time_zone", "languages", "topics", "modes", "weekly_cap",
-                 "concurrent_cap"):
+    for name in (
+        "alias",
+        "time_zone",
+        "languages",
+        "topics",
+        "modes",
+        "weekly_cap",
+        "concurrent_cap",
+    ):
         setattr(supporter, name, getattr(data, name))
     if data.external_ref is not None:
         supporter.external_ref = data.external_ref
     wanted = {(c.platform, c.address) for c in data.contacts}
-    supporter.contacts = [c for c in supporter.contacts
-                          if c.platform not in PLATFORMS or (c.platform, c.address) in wanted]
+    supporter.contacts = [
+        c
+        for c in supporter.contacts
+        if c.platform not in PLATFORMS or (c.platform, c.address) in wanted
+    ]
 
 
 def _clash(exc: IntegrityError, rows: list[RowResult]) -> RowError:
@@ -202,8 +258,14 @@ def _clash(exc: IntegrityError, rows: list[RowResult]) -> RowError:
         candidates += [(c.platform, c.address) for c in row.data.contacts]
         for column, value in candidates:
             if repr(value) in params and (column == "alias") == ("alias" in text):
-                return {"row": row.row, "field": column, "message":
-                        f"{value!r} is already used by another supporter (to swap two values, "
-                        "import in two steps)"}
-    return {"row": rows[0].row if rows else 1, "field": "file",
-            "message": f"a value is already used by another supporter: {text.splitlines()[0]}"}
+                return {
+                    "row": row.row,
+                    "field": column,
+                    "message": f"{value!r} is already used by another supporter "
+                    "(to swap two values, import in two steps)",
+                }
+    return {
+        "row": rows[0].row if rows else 1,
+        "field": "file",
+        "message": f"a value is already used by another supporter: {text.splitlines()[0]}",
+    }
