@@ -424,3 +424,86 @@ def test_a_supporter_accepting_many_offers_at_once_stays_within_the_concurrent_c
             .where(SupportRequest.status == "matched")
         )
         assert matched == 1
+
+
+@pytest.mark.postgres
+def test_two_sweepers_expire_each_offer_once_and_move_the_request_on_once(
+    pg_app: Flask, clock: FrozenClock
+) -> None:
+    from core.services import matching
+    from tests.helpers import system_ctx
+
+    world = make_world(
+        pg_app, pg_app.test_client(), policy={"offer_batch_size": 1, "offer_timeout_minutes": 5}
+    )
+    for alias in ("Ash", "Birch", "Cedar"):
+        world.add_supporter(alias, weekly=EVERY_WEEKDAY)
+    for _ in range(4):
+        world.client.post(
+            "/api/v1/requests",
+            json={
+                "program": "acme",
+                "topic": "stress",
+                "urgency": "now",
+                "mode": "text",
+                "language": "en",
+            },
+        )
+    clock.advance(minutes=6)
+
+    def sweep(_: int, start: Callable[[], object]) -> int:
+        ctx = system_ctx(pg_app)
+        with ctx.session:
+            start()
+            return matching.expire_offers(ctx)
+
+    assert sum(race(2, sweep)) == 4, "each of the four offers expired exactly once"
+    with runtime(pg_app).session_factory() as session:
+        per_request = Counter(
+            request_id
+            for (request_id,) in session.execute(
+                select(Offer.request_id).where(Offer.status == "pending")
+            )
+        )
+        assert sorted(per_request.values()) == [1, 1, 1, 1], "one new offer per request"
+
+
+@pytest.mark.postgres
+def test_cancel_racing_a_booking_never_leaves_a_booking_on_a_closed_request(
+    pg_app: Flask,
+) -> None:
+    world = make_world(pg_app, pg_app.test_client())
+    supporter = world.add_supporter("Ash", weekly=EVERY_WEEKDAY)
+    with live_server(pg_app) as base:
+        slot = _first_free_slot(base, supporter["id"])
+        for _ in range(5):
+            request = _scheduled_request(world)
+
+            def act(i: int, start: Callable[[], object], request=request) -> int:
+                with requests.Session() as http:
+                    start()
+                    if i == 0:
+                        url, body = f"{base}/api/v1/requests/{request['id']}/cancel", {}
+                    else:
+                        url, body = (
+                            f"{base}/api/v1/bookings",
+                            {
+                                "request_id": request["id"],
+                                "supporter_id": supporter["id"],
+                                "starts_at": slot,
+                            },
+                        )
+                    return http.post(
+                        url, json=body, headers=auth(request["token"]), timeout=TIMEOUT
+                    ).status_code
+
+            statuses = race(2, act)
+            assert all(s < 500 for s in statuses), statuses
+            with runtime(pg_app).session_factory() as session:
+                row = session.get_one(SupportRequest, uuid.UUID(request["id"]))
+                live = session.scalars(
+                    select(Booking).where(
+                        Booking.request_id == row.id, Booking.status == "confirmed"
+                    )
+                ).all()
+                assert row.status == "closed" and not live, (row.status, statuses)
