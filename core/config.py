@@ -76,7 +76,7 @@ class Settings(BaseSettings):
 def load_settings(overrides: dict[str, object] | None = None) -> Settings:
     """Read the environment (plus test overrides); turn bad values into one clear error."""
     try:
-        settings = Settings(**(overrides or {}))
+        settings = Settings.model_validate(overrides or {})
     except ValidationError as exc:
         problems = []
         for error in exc.errors():

@@ -38,11 +38,16 @@ def openapi() -> Response:
 @meta.get(f"{PREFIX}/docs")
 def docs() -> str:
     document = build(BLUEPRINTS, PREFIX, _version())
-    rows = [(op["tags"][0], path, method, op) for path, item in document["paths"].items()
-            for method, op in item.items()]
+    rows = [
+        (op["tags"][0], path, method, op)
+        for path, item in document["paths"].items()
+        for method, op in item.items()
+    ]
     rows.sort(key=lambda r: r[0])
-    groups = [(tag, [(p, m, o) for _, p, m, o in items])
-              for tag, items in groupby(rows, key=lambda r: r[0])]
+    groups = [
+        (tag, [(p, m, o) for _, p, m, o in items])
+        for tag, items in groupby(rows, key=lambda r: r[0])
+    ]
     return render_template("api_docs.html", groups=groups, prefix=PREFIX, version=_version())
 
 

@@ -62,8 +62,9 @@ class ApiBlueprint(Blueprint):
         status: int = 200,
         errors: tuple[int, ...] = (),
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-        op = Operation(rule, method, summary, self.tag, body, query, response, status,
-                       frozenset(roles), errors)
+        op = Operation(
+            rule, method, summary, self.tag, body, query, response, status, frozenset(roles), errors
+        )
         self.operations.append(op)
         adapter = TypeAdapter(response) if response is not None else None
 
@@ -79,8 +80,9 @@ class ApiBlueprint(Blueprint):
                     kwargs["query"] = parse_query(op.query)
                 elif request.args:
                     name = next(iter(request.args))
-                    raise ValidationFailed(f"{name}: this operation takes no query parameters",
-                                           field=name)
+                    raise ValidationFailed(
+                        f"{name}: this operation takes no query parameters", field=name
+                    )
                 result = view(principal=principal, **kwargs)
                 if adapter is None:
                     return Response(status=204)
@@ -134,7 +136,8 @@ def _nul_at(value: Any, path: str) -> str | None:
     if isinstance(value, BaseModel):
         items: list[tuple[str, Any]] = [
             (info.alias or name, getattr(value, name))
-            for name, info in type(value).model_fields.items()]
+            for name, info in type(value).model_fields.items()
+        ]
     elif isinstance(value, dict):
         items = [(str(k), k) for k in value] + [(str(k), v) for k, v in value.items()]
     elif isinstance(value, list | tuple | set | frozenset):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, get_args, get_origin
 
 from pydantic import BaseModel
-from pydantic.json_schema import models_json_schema
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from core.api.framework import (
     ANONYMOUS,
@@ -17,9 +17,16 @@ from core.api.framework import (
 )
 
 REF = "#/components/schemas/{model}"
-STATUS_TEXT = {400: "Bad request", 401: "No or unknown token", 403: "Role not allowed",
-               404: "Not found", 409: "Conflict with the current state",
-               413: "Body too large", 415: "Body must be JSON", 422: "Invalid input"}
+STATUS_TEXT = {
+    400: "Bad request",
+    401: "No or unknown token",
+    403: "Role not allowed",
+    404: "Not found",
+    409: "Conflict with the current state",
+    413: "Body too large",
+    415: "Body must be JSON",
+    422: "Invalid input",
+}
 
 
 def _model_of(annotation: Any) -> tuple[type[BaseModel] | None, bool]:
@@ -30,15 +37,16 @@ def _model_of(annotation: Any) -> tuple[type[BaseModel] | None, bool]:
 
 def build(blueprints: list[ApiBlueprint], prefix: str, version: str) -> dict[str, Any]:
     operations = [(bp, op) for bp in blueprints for op in bp.operations]
-    wanted: set[tuple[type[BaseModel], str]] = set()
+    wanted: set[tuple[type[BaseModel], JsonSchemaMode]] = set()
     for _, op in operations:
         if op.body is not None:
             wanted.add((op.body, "validation"))
         model, _ = _model_of(op.response)
         if model is not None:
             wanted.add((model, "serialization"))
-    keys, defs = models_json_schema(sorted(wanted, key=lambda w: (w[0].__name__, w[1])),
-                                    ref_template=REF)
+    keys, defs = models_json_schema(
+        sorted(wanted, key=lambda w: (w[0].__name__, w[1])), ref_template=REF
+    )
     schemas: dict[str, Any] = dict(defs.get("$defs", {}))
     paths: dict[str, dict[str, Any]] = {}
     for _, op in operations:
@@ -46,41 +54,66 @@ def build(blueprints: list[ApiBlueprint], prefix: str, version: str) -> dict[str
         item[op.method.lower()] = _operation(op, keys, schemas)
     return {
         "openapi": "3.1.0",
-        "info": {"title": "PeerLine API", "version": version,
-                 "description": "Peer support programs: roster, availability, anonymous requests."},
+        "info": {
+            "title": "PeerLine API",
+            "version": version,
+            "description": "Peer support programs: roster, availability, anonymous requests.",
+        },
         "paths": paths,
-        "components": {"schemas": {**schemas, "Error": ERROR_SCHEMA},
-                       "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+        "components": {
+            "schemas": {**schemas, "Error": ERROR_SCHEMA},
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
     }
 
 
 def _operation(op: Operation, keys: dict[Any, Any], schemas: dict[str, Any]) -> dict[str, Any]:
     doc: dict[str, Any] = {
-        "summary": op.summary, "tags": [op.tag],
-        "operationId": f"{op.method.lower()}_{op.rule.strip('/').replace('/', '_')}"
-        .replace("<", "").replace(">", "").replace("uuid:", ""),
+        "summary": op.summary,
+        "tags": [op.tag],
+        "operationId": f"{op.method.lower()}_{op.rule.strip('/').replace('/', '_')}".replace(
+            "<", ""
+        )
+        .replace(">", "")
+        .replace("uuid:", ""),
         "parameters": _parameters(op, schemas),
         "responses": _responses(op, keys),
         "x-roles": sorted(op.roles),
     }
     doc["security"] = [{"bearer": []}] + ([{}] if ANONYMOUS in op.roles else [])
     if op.body is not None:
-        doc["requestBody"] = {"required": True, "content": {
-            "application/json": {"schema": keys[(op.body, "validation")]}}}
+        doc["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": keys[(op.body, "validation")]}},
+        }
     return doc
 
 
 def _parameters(op: Operation, schemas: dict[str, Any]) -> list[dict[str, Any]]:
-    params = [{"name": name, "in": "path", "required": True,
-               "schema": {"type": "string", "format": "uuid"} if f"uuid:{name}" in op.rule
-               else {"type": "string"}} for name in path_parameters(op.rule)]
+    params = [
+        {
+            "name": name,
+            "in": "path",
+            "required": True,
+            "schema": {"type": "string", "format": "uuid"}
+            if f"uuid:{name}" in op.rule
+            else {"type": "string"},
+        }
+        for name in path_parameters(op.rule)
+    ]
     if op.query is not None:
         schema = op.query.model_json_schema(by_alias=True, ref_template=REF)
         schemas.update(schema.get("$defs", {}))  # enums or models a parameter refers to
         required = set(schema.get("required", []))
         for name, prop in schema.get("properties", {}).items():
-            params.append({"name": name, "in": "query", "required": name in required,
-                           "schema": {k: v for k, v in prop.items() if k != "title"}})
+            params.append(
+                {
+                    "name": name,
+                    "in": "query",
+                    "required": name in required,
+                    "schema": {k: v for k, v in prop.items() if k != "title"},
+                }
+            )
     return params
 
 
@@ -92,8 +125,10 @@ def _responses(op: Operation, keys: dict[Any, Any]) -> dict[str, Any]:
     else:
         ref = keys[(model, "serialization")]
         schema = {"type": "array", "items": ref} if many else ref
-        responses[str(op.status)] = {"description": "OK",
-                                     "content": {"application/json": {"schema": schema}}}
+        responses[str(op.status)] = {
+            "description": "OK",
+            "content": {"application/json": {"schema": schema}},
+        }
     codes = {422, *op.errors} | ({400, 413, 415} if op.body is not None else set())
     if path_parameters(op.rule) or (op.query is not None and "program" in op.query.model_fields):
         codes.add(404)  # an unknown id or program slug, or one of another program
@@ -102,20 +137,33 @@ def _responses(op: Operation, keys: dict[Any, Any]) -> dict[str, Any]:
     if op.roles == {ANONYMOUS, REQUESTER}:
         codes -= {403}
     for code in sorted(codes):
-        responses[str(code)] = {"description": STATUS_TEXT.get(code, "Error"), "content": {
-            "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+        responses[str(code)] = {
+            "description": STATUS_TEXT.get(code, "Error"),
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+        }
     return responses
 
 
 ERROR_SCHEMA: dict[str, Any] = {
-    "type": "object", "required": ["error"],
-    "properties": {"error": {
-        "type": "object", "required": ["code", "message"],
-        "properties": {
-            "code": {"type": "string"}, "message": {"type": "string"},
-            "field": {"type": "string"},
-            "problems": {"type": "array", "items": {"type": "object", "properties": {
-                "field": {"type": "string"}, "message": {"type": "string"}}}},
-            "row_errors": {"type": "array", "items": {"type": "object"}},
-        }}},
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "field": {"type": "string"},
+                "problems": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+                    },
+                },
+                "row_errors": {"type": "array", "items": {"type": "object"}},
+            },
+        }
+    },
 }

@@ -45,5 +45,7 @@ APPEND_ONLY = {
 for _dialect, _statements in APPEND_ONLY.items():
     for _statement in _statements:
         event.listen(
-            AuditEvent.__table__, "after_create", DDL(_statement).execute_if(dialect=_dialect)
+            AuditEvent.__table__,
+            "after_create",
+            DDL(_statement).execute_if(dialect=_dialect),  # type: ignore[no-untyped-call]
         )

@@ -69,10 +69,10 @@ BEGIN SELECT RAISE(ABORT, 'bookings_no_overlap'); END
 ]
 
 for _statement in SQLITE_NO_OVERLAP:
-    event.listen(Booking.__table__, "after_create", DDL(_statement).execute_if(dialect="sqlite"))
+    event.listen(Booking.__table__, "after_create", DDL(_statement).execute_if(dialect="sqlite"))  # type: ignore[no-untyped-call]
 
 event.listen(
     Booking.__table__,
     "before_create",
-    DDL("CREATE EXTENSION IF NOT EXISTS btree_gist").execute_if(dialect="postgresql"),
+    DDL("CREATE EXTENSION IF NOT EXISTS btree_gist").execute_if(dialect="postgresql"),  # type: ignore[no-untyped-call]
 )

@@ -22,6 +22,7 @@ from core.schemas.common import (
     clock_to_minute,
 )
 
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 EARLIEST_DATE, LATEST_DATE = date(1950, 1, 1), date(2199, 12, 31)
 Alias = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=60)]
 Address = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=320)]
@@ -93,7 +94,7 @@ class TrainingOut(Out):
 
 
 class WeeklyWindowIn(Body):
-    weekday: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+    weekday: Weekday
     start: ClockTime
     end: ClockTime
 

@@ -19,13 +19,14 @@ from core.schemas.supporters import (
     AvailabilityOut,
     OverrideIn,
     OverrideOut,
+    Weekday,
     WeeklyWindowIn,
 )
 from core.services import audit
 from core.services.access import Ctx
 from core.services.roster import get_supporter
 
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 EDITORS = ("admin", "coordinator")
 
 

@@ -86,7 +86,7 @@ def live_chats(ctx: Ctx, supporter_ids: Iterable[uuid.UUID]) -> Counter[uuid.UUI
         )
         .group_by(SupportRequest.supporter_id)
     )
-    return Counter({supporter_id: count for supporter_id, count in rows})
+    return Counter({supporter_id: count for supporter_id, count in rows if supporter_id})
 
 
 def weekly_cap(supporter: Supporter, program: Program) -> int:
