@@ -51,6 +51,18 @@ def docs() -> str:
     return render_template("api_docs.html", groups=groups, prefix=PREFIX, version=_version())
 
 
+@meta.get("/")
+def index() -> str:
+    """A landing page, so whoever opens the demo's address sees where to go."""
+    from sqlalchemy import select
+
+    from core.models import Program
+    from core.runtime import db_session
+
+    listed = db_session().execute(select(Program.slug, Program.name).order_by(Program.name))
+    return render_template("index.html", programs=listed.all())
+
+
 @meta.get("/healthz")
 def healthz() -> Response:
     return jsonify({"status": "ok"})

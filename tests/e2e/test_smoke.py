@@ -28,3 +28,12 @@ def test_talk_now_request_is_offered_and_accepted(app, client, clock):
     view = client.get(f"/api/v1/requests/{body['id']}", headers=auth(body["token"]))
     assert view.json["status"] == "matched"
     assert view.json["supporter"]["alias"] == "River Otter"
+
+
+def test_landing_page_links_each_program_and_says_it_is_no_crisis_service(app, client):
+    make_world(app, client)
+    page = client.get("/")
+    assert page.status_code == 200 and page.mimetype == "text/html"
+    html = page.get_data(as_text=True)
+    assert "not a crisis or emergency service" in html
+    assert "/api/v1/programs/acme/intake" in html and "/api/v1/slots?program=acme" in html
