@@ -14,17 +14,24 @@ SessionFactory = Callable[[], Session]
 
 
 def make_engine(url: str) -> Engine:
-    """Create an engine; SQLite gets serialized write transactions and WAL."""
+    """Create an engine; SQLite gets serialized write transactions and WAL.
+
+    hide_parameters keeps bound values (notes, identities) out of every database error
+    message, so an unexpected failure cannot write them into a log.
+    """
     if url.startswith("sqlite"):
         memory = url in ("sqlite://", "sqlite:///:memory:")
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": 30},
             poolclass=StaticPool if memory else None,
+            hide_parameters=True,
         )
         _serialize_sqlite(engine, wal=not memory)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(
+        url, pool_pre_ping=True, pool_size=10, max_overflow=20, hide_parameters=True
+    )
 
 
 def _serialize_sqlite(engine: Engine, *, wal: bool) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 
 import click
@@ -146,3 +147,21 @@ def _with_plugin(database_url, tmp_path, clock, seen):
     )
     Base.metadata.create_all(runtime(app).engine)
     return app
+
+
+def test_database_errors_never_carry_the_values_that_were_sent(database_url, tmp_path, clock):
+    from sqlalchemy.exc import IntegrityError
+
+    from core.models import SupportRequest
+
+    app = make_app(database_url, tmp_path, clock)
+    with runtime(app).session_factory() as session:
+        session.add(SupportRequest(program_id=uuid.uuid4(), alias="x", topic="t", urgency="now",
+                                   mode="text", language="en", note="secret words here",
+                                   token_hash="h", created_at=clock.now()))
+        try:
+            session.flush()
+        except IntegrityError as exc:  # no such program: a foreign-key failure
+            assert "secret words" not in str(exc)
+        else:
+            raise AssertionError("the foreign key should have refused the row")
