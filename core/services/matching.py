@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, update
@@ -334,13 +334,15 @@ def _pending(ctx: Ctx, request_id: uuid.UUID, supporter_id: uuid.UUID | None = N
 
 
 def retry_waiting(ctx: Ctx) -> int:
-    """Offer still-open talk-now requests again (someone may have come on duty); expire old ones."""
+    """Offer open talk-now requests again (someone may have come on duty); expire stale ones.
+
+    A talk-now request expires after the program's wait; a scheduled one never booked
+    expires once the booking horizon has passed since it was made.
+    """
     from core.services.requests import close  # requests import matching; import late
 
     waiting = ctx.session.scalars(
-        select(SupportRequest.id)
-        .where(SupportRequest.status == "open", SupportRequest.urgency == "now")
-        .order_by(SupportRequest.id)
+        select(SupportRequest.id).where(SupportRequest.status == "open").order_by(SupportRequest.id)
     ).all()
     ctx.session.rollback()
     offered = 0
@@ -350,9 +352,15 @@ def retry_waiting(ctx: Ctx) -> int:
             ctx.session.rollback()
             continue
         program = ctx.session.get_one(Program, request.program_id)
-        if request.created_at + timedelta(minutes=program.now_wait_minutes) <= ctx.now:
+        if _stale(request, program, ctx.now):
             close(ctx, request, "expired")
-        elif offer_next(ctx, program, request):
+        elif request.urgency == "now" and offer_next(ctx, program, request):
             offered += 1
         ctx.session.commit()
     return offered
+
+
+def _stale(request: SupportRequest, program: Program, now: datetime) -> bool:
+    if request.urgency == "now":
+        return request.created_at + timedelta(minutes=program.now_wait_minutes) <= now
+    return request.created_at + timedelta(days=program.horizon_days) <= now

@@ -247,8 +247,10 @@ def start_chat(ctx: Ctx, request_id: uuid.UUID) -> SupportRequest:
     if ctx.principal.role == "requester":
         raise Forbidden("the chat is started by the supporter's side")
     request = _locked(ctx, request)
-    if request.status != "matched":
-        raise Conflict(f"a chat starts from a matched request (this one is {request.status})")
+    if request.status not in ("matched", "scheduled"):
+        raise Conflict(
+            f"a chat starts from a matched or scheduled request (this one is {request.status})"
+        )
     request.status = "in_chat"
     assert request.supporter_id is not None
     events.record(

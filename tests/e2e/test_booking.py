@@ -7,7 +7,7 @@ import uuid
 from sqlalchemy import func, select
 
 from core.models import Booking, Feedback, RequesterIdentity, SupportRequest
-from core.services import retention
+from core.services import matching, retention
 from tests.helpers import auth, make_world, system_ctx
 
 THURSDAY = "from=2026-03-05T00:00:00Z&to=2026-03-06T00:00:00Z"
@@ -258,3 +258,33 @@ def test_supporter_edits_keep_contacts_and_name_the_clashing_field(app, client):
     same_alias = client.patch(f"/api/v1/supporters/{birch}", headers=auth(world.admin),
                               json={"alias": "Ash"})
     assert same_alias.status_code == 409 and same_alias.json["error"]["field"] == "alias"
+
+
+def test_a_scheduled_request_never_booked_expires_after_the_horizon(app, client, clock):
+    setup(app, client, horizon_days=14)
+    request = scheduled(client)
+    clock.advance(days=13)
+    ctx = system_ctx(app)
+    with ctx.session:
+        matching.retry_waiting(ctx)
+    assert client.get(f"/api/v1/requests/{request['id']}",
+                      headers=auth(request["token"])).json["status"] == "open"
+    clock.advance(days=1)
+    ctx = system_ctx(app)
+    with ctx.session:
+        matching.retry_waiting(ctx)
+    view = client.get(f"/api/v1/requests/{request['id']}", headers=auth(request["token"])).json
+    assert (view["status"], view["outcome"]) == ("closed", "expired")
+
+
+def test_the_supporter_starts_a_scheduled_chat_and_closes_it(app, client):
+    world = setup(app, client)
+    request = scheduled(client)
+    booking = book(client, request, slots(client)["slots"][0]).json
+    token = world.supporter_token("Ash")
+    started = client.post(f"/api/v1/requests/{request['id']}/start-chat", headers=auth(token))
+    assert started.status_code == 200 and started.json["status"] == "in_chat"
+    closed = client.post(f"/api/v1/requests/{request['id']}/close", json={}, headers=auth(token))
+    assert closed.json["status"] == "closed"
+    mine = client.get(f"/api/v1/bookings/{booking['id']}", headers=auth(token)).json
+    assert mine["status"] == "completed" and mine["request_alias"] == request["alias"]
