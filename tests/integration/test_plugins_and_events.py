@@ -156,12 +156,130 @@ def test_database_errors_never_carry_the_values_that_were_sent(database_url, tmp
 
     app = make_app(database_url, tmp_path, clock)
     with runtime(app).session_factory() as session:
-        session.add(SupportRequest(program_id=uuid.uuid4(), alias="x", topic="t", urgency="now",
-                                   mode="text", language="en", note="secret words here",
-                                   token_hash="h", created_at=clock.now()))
+        session.add(
+            SupportRequest(
+                program_id=uuid.uuid4(),
+                alias="x",
+                topic="t",
+                urgency="now",
+                mode="text",
+                language="en",
+                note="secret words here",
+                token_hash="h",
+                created_at=clock.now(),
+            )
+        )
         try:
             session.flush()
         except IntegrityError as exc:  # no such program: a foreign-key failure
             assert "secret words" not in str(exc)
         else:
             raise AssertionError("the foreign key should have refused the row")
+
+
+def test_every_domain_event_fires_once_with_ids_only(database_url, tmp_path, clock):
+    from core import events
+    from core.services import matching
+    from tests.helpers import auth, system_ctx
+
+    seen: list[events.DomainEvent] = []
+    app = make_app(database_url, tmp_path, clock)
+    runtime(app).bus.subscribe(events.DomainEvent, seen.append)
+    client = app.test_client()
+    world = make_world(app, client, policy={"offer_batch_size": 1, "offer_timeout_minutes": 5})
+    for alias in ("Ash", "Birch", "Cedar"):
+        world.add_supporter(alias, weekly=EVERY_WEEKDAY)
+    now = client.post(
+        "/api/v1/requests",
+        json={
+            "program": "acme",
+            "topic": "stress",
+            "urgency": "now",
+            "mode": "text",
+            "language": "en",
+        },
+    ).json
+    first = next(
+        a
+        for a in world.supporters
+        if client.get(
+            "/api/v1/offers?status=pending&program=acme", headers=auth(world.supporter_token(a))
+        ).json
+    )
+    token = world.supporter_token(first)
+    [offer] = client.get("/api/v1/offers?status=pending", headers=auth(token)).json
+    client.post(f"/api/v1/offers/{offer['id']}/decline", headers=auth(token))
+    clock.advance(minutes=6)
+    ctx = system_ctx(app)
+    with ctx.session:
+        matching.expire_offers(ctx)
+    last = next(
+        a
+        for a in world.supporters
+        if client.get("/api/v1/offers?status=pending", headers=auth(world.supporter_token(a))).json
+    )
+    token = world.supporter_token(last)
+    [offer] = client.get("/api/v1/offers?status=pending", headers=auth(token)).json
+    client.post(f"/api/v1/offers/{offer['id']}/accept", headers=auth(token))
+    client.post(f"/api/v1/requests/{now['id']}/start-chat", headers=auth(token))
+    client.post(f"/api/v1/requests/{now['id']}/close", json={}, headers=auth(token))
+    later = client.post(
+        "/api/v1/requests",
+        json={
+            "program": "acme",
+            "topic": "stress",
+            "urgency": "scheduled",
+            "mode": "text",
+            "language": "en",
+        },
+    ).json
+    found = client.get(
+        "/api/v1/slots?program=acme&from=2026-03-05T09:00:00Z&to=2026-03-05T12:00:00Z"
+    ).json["slots"]
+    booking = client.post(
+        "/api/v1/bookings",
+        headers=auth(later["token"]),
+        json={
+            "request_id": later["id"],
+            "supporter_id": found[0]["supporter"]["id"],
+            "starts_at": found[0]["starts_at"],
+        },
+    ).json
+    moved = next(
+        s
+        for s in found
+        if s["supporter"]["id"] == found[0]["supporter"]["id"]
+        and s["starts_at"] >= "2026-03-05T11:00"
+    )
+    client.post(
+        f"/api/v1/bookings/{booking['id']}/reschedule",
+        headers=auth(later["token"]),
+        json={"starts_at": moved["starts_at"]},
+    )
+    client.post(f"/api/v1/bookings/{booking['id']}/cancel", json={}, headers=auth(later["token"]))
+    assert [type(e).__name__ for e in seen] == [
+        "RequestCreated",
+        "OfferMade",
+        "OfferDeclined",
+        "OfferMade",
+        "OfferExpired",
+        "OfferMade",
+        "OfferAccepted",
+        "ChatStarted",
+        "SessionClosed",
+        "RequestCreated",
+        "BookingConfirmed",
+        "BookingRescheduled",
+        "BookingCancelled",
+        "SessionClosed",
+    ]
+    assert all(e.program_id == seen[0].program_id for e in seen)
+    for event in seen:
+        for value in vars(event).values():
+            assert not isinstance(value, str) or value in (
+                "now",
+                "scheduled",
+                "completed",
+                "cancelled",
+                "requester",
+            )
