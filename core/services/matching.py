@@ -20,6 +20,7 @@ from core.services.slots import SlotFilter, _bookings, candidates
 
 FAIRNESS_WINDOW = timedelta(days=30)
 OPEN = ("open", "offered")
+URGENT_BATCH_MAX = 10
 
 
 def eligible(ctx: Ctx, program: Program, request: SupportRequest) -> list[Supporter]:
@@ -91,8 +92,12 @@ def rank(ctx: Ctx, people: list[Supporter]) -> list[Supporter]:
 
 
 def offer_next(ctx: Ctx, program: Program, request: SupportRequest) -> list[Offer]:
-    """Offer the request to the next batch of ranked supporters; [] when nobody is free."""
-    ranked = rank(ctx, eligible(ctx, program, request))[: program.offer_batch_size]
+    """Offer the request to the next batch of ranked supporters; [] when nobody is free.
+
+    An urgent request (crisis language in the note) goes to twice as many at once.
+    """
+    batch = min(program.offer_batch_size * (2 if request.is_urgent else 1), URGENT_BATCH_MAX)
+    ranked = rank(ctx, eligible(ctx, program, request))[:batch]
     expires = ctx.now + timedelta(minutes=program.offer_timeout_minutes)
     offers = [
         Offer(

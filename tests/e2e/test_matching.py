@@ -200,3 +200,20 @@ def test_training_lapse_makes_a_supporter_unmatchable_on_the_day(app, client, cl
     assert not after["matchable"]
     assert after["unmatchable_reasons"] == ["training lapsed: Safeguarding"]
     assert ask(client)["waiting"] == "none_available"
+
+
+def test_an_urgent_request_reaches_twice_as_many_supporters_at_once(app, client):
+    world = make_world(app, client, policy={"offer_batch_size": 2})
+    for alias in ("Ash", "Birch", "Cedar", "Dune", "Elm"):
+        world.add_supporter(alias, weekly=EVERY_WEEKDAY)
+    ask(client, note="work is a lot")
+    assert len(offered_aliases(world, client)) == 2
+    urgent = ask(client, note="I feel suicidal tonight")
+    assert urgent["is_urgent"]
+    offers = [
+        o
+        for a in world.supporters
+        for o in pending_offers(client, world.supporter_token(a))
+        if o["request_id"] == urgent["id"]
+    ]
+    assert len(offers) == 4 and all(o["request"]["is_urgent"] for o in offers)
