@@ -163,6 +163,10 @@ ERROR_SCHEMA: dict[str, Any] = {
                     },
                 },
                 "row_errors": {"type": "array", "items": {"type": "object"}},
+                "crisis": {
+                    "type": "object",
+                    "description": "Crisis resources, when a refused request's note needed them",
+                },
             },
         }
     },

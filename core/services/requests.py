@@ -11,7 +11,7 @@ from core import events
 from core.crypto import REQUESTER_TOKEN_PREFIX, new_secret_token, token_digest
 from core.domain.aliases import new_alias
 from core.domain.crisis import contains_crisis_language
-from core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from core.errors import Conflict, Forbidden, NotFound, PeerLineError, ValidationFailed
 from core.models import Booking, Feedback, Program, Supporter, SupportRequest
 from core.schemas.programs import NOT_A_CRISIS_SERVICE
 from core.schemas.requests import (
@@ -79,14 +79,26 @@ def create(ctx: Ctx, data: RequestIn) -> tuple[SupportRequest, str]:
         ),
     )
     ctx.session.flush()
+    try:
+        _arrange(ctx, program, request, data)
+    except PeerLineError as error:
+        if crisis:  # never a dead end: a refused request still gets the resources
+            resources = crisis_resources_for(program, data.locale)
+            error.details["crisis"] = Crisis(detected=True, resources=resources).model_dump(
+                mode="json"
+            )
+        raise
+    ctx.session.commit()
+    return request, token
+
+
+def _arrange(ctx: Ctx, program: Program, request: SupportRequest, data: RequestIn) -> None:
     if data.urgency == "now":
         matching.offer_next(ctx, program, request)
     elif data.slot is not None:
         from core.services import bookings  # bookings import this module; import late
 
         bookings.book_for(ctx, program, request, data.slot.supporter_id, data.slot.starts_at)
-    ctx.session.commit()
-    return request, token
 
 
 def _check_offered(program: Program, data: RequestIn) -> None:

@@ -128,3 +128,24 @@ def test_program_phrases_and_requester_locale_pick_resources(app, client):
     intake = client.get("/api/v1/programs/acme/intake?locale=en-US").json
     assert [r["name"] for r in intake["crisis_resources"]] == ["988 Lifeline"]
     assert "not a crisis" in intake["notice"]
+
+
+def test_a_refused_request_with_crisis_words_still_carries_the_resources(app, client):
+    world = make_world(app, client)
+    ash = world.add_supporter("Ash", weekly=EVERY_WEEKDAY)
+    slot = client.get(f"/api/v1/slots?program=acme&{THURSDAY}").json["slots"][0]
+    body = {
+        "program": "acme",
+        "topic": "stress",
+        "urgency": "scheduled",
+        "mode": "text",
+        "language": "en",
+        "slot": {"supporter_id": ash["id"], "starts_at": slot["starts_at"]},
+    }
+    assert client.post("/api/v1/requests", json=body).status_code == 201
+    refused = client.post("/api/v1/requests", json={**body, "note": "I want to end my life"})
+    assert refused.status_code == 409
+    crisis = refused.json["error"]["crisis"]
+    assert crisis["detected"] is True and crisis["resources"]
+    plain = client.post("/api/v1/requests", json={**body, "note": "just stressed"})
+    assert plain.status_code == 409 and "crisis" not in plain.json["error"]
