@@ -34,6 +34,25 @@ LIVE = ("matched", "in_chat", "scheduled")
 def create(ctx: Ctx, data: RequestIn) -> tuple[SupportRequest, str]:
     """Take a request; a talk-now one is offered at once, a chosen slot is booked at once."""
     program = get_program(ctx, data.program)
+    crisis = contains_crisis_language(
+        data.note, data.locale or program.locale, _extra_phrases(program)
+    )
+    if crisis:
+        log.info("crisis resources shown (program %s)", program.slug)
+    try:
+        return _create(ctx, program, data, crisis)
+    except PeerLineError as error:
+        if crisis:  # never a dead end: a refused request still gets the resources
+            resources = crisis_resources_for(program, data.locale)
+            error.details["crisis"] = Crisis(detected=True, resources=resources).model_dump(
+                mode="json"
+            )
+        raise
+
+
+def _create(
+    ctx: Ctx, program: Program, data: RequestIn, crisis: bool
+) -> tuple[SupportRequest, str]:
     if ctx.principal.role not in ("anonymous", "service", "system"):
         raise Forbidden(f"the {ctx.principal.role} role may not ask for a chat with this token")
     if data.requester is not None and ctx.principal.role not in ("service", "system"):
@@ -41,11 +60,6 @@ def create(ctx: Ctx, data: RequestIn) -> tuple[SupportRequest, str]:
             "only an integration's service token may pass a requester identity", field="requester"
         )
     _check_offered(program, data)
-    crisis = contains_crisis_language(
-        data.note, data.locale or program.locale, _extra_phrases(program)
-    )
-    if crisis:
-        log.info("crisis resources shown (program %s)", program.slug)
     token = new_secret_token(REQUESTER_TOKEN_PREFIX)
     request = SupportRequest(
         id=uuid.uuid4(),
@@ -79,15 +93,7 @@ def create(ctx: Ctx, data: RequestIn) -> tuple[SupportRequest, str]:
         ),
     )
     ctx.session.flush()
-    try:
-        _arrange(ctx, program, request, data)
-    except PeerLineError as error:
-        if crisis:  # never a dead end: a refused request still gets the resources
-            resources = crisis_resources_for(program, data.locale)
-            error.details["crisis"] = Crisis(detected=True, resources=resources).model_dump(
-                mode="json"
-            )
-        raise
+    _arrange(ctx, program, request, data)
     ctx.session.commit()
     return request, token
 

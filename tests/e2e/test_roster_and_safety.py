@@ -149,3 +149,20 @@ def test_a_refused_request_with_crisis_words_still_carries_the_resources(app, cl
     assert crisis["detected"] is True and crisis["resources"]
     plain = client.post("/api/v1/requests", json={**body, "note": "just stressed"})
     assert plain.status_code == 409 and "crisis" not in plain.json["error"]
+
+
+def test_invalid_choices_with_crisis_words_still_carry_the_resources(app, client):
+    make_world(app, client)
+    refused = client.post(
+        "/api/v1/requests",
+        json={
+            "program": "acme",
+            "topic": "astrology",
+            "urgency": "now",
+            "mode": "text",
+            "language": "en",
+            "note": "I keep thinking about suicide",
+        },
+    )
+    assert refused.status_code == 422 and refused.json["error"]["field"] == "topic"
+    assert refused.json["error"]["crisis"]["resources"]
