@@ -43,7 +43,8 @@ def docs() -> str:
         for path, item in document["paths"].items()
         for method, op in item.items()
     ]
-    rows.sort(key=lambda r: r[0])
+    order = [bp.tag for bp in BLUEPRINTS]
+    rows.sort(key=lambda r: order.index(r[0]))
     groups = [
         (tag, [(p, m, o) for _, p, m, o in items])
         for tag, items in groupby(rows, key=lambda r: r[0])
