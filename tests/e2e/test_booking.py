@@ -288,3 +288,27 @@ def test_the_supporter_starts_a_scheduled_chat_and_closes_it(app, client):
     assert closed.json["status"] == "closed"
     mine = client.get(f"/api/v1/bookings/{booking['id']}", headers=auth(token)).json
     assert mine["status"] == "completed" and mine["request_alias"] == request["alias"]
+
+
+def test_weekly_hours_follow_the_supporters_clock_across_dst_and_overrides(app, client):
+    world = make_world(app, client, policy={"session_minutes": 60, "slot_step_minutes": 60})
+    ny = world.add_supporter("Ash", time_zone="America/New_York",
+                             weekly=[{"weekday": "fri", "start": "09:00", "end": "10:00"}])
+    week = "from=2026-03-05T00:00:00Z&to=2026-03-21T00:00:00Z"
+    assert starts(slots(client, week)) == [
+        "2026-03-06T14:00:00Z",  # EST, UTC-5
+        "2026-03-13T13:00:00Z",  # EDT from Sunday 8 March, UTC-4
+        "2026-03-20T13:00:00Z",
+    ]
+    for body in ({"date": "2026-03-13", "available": False},
+                 {"date": "2026-03-07", "available": True, "start": "20:00", "end": "21:00"}):
+        added = client.post(f"/api/v1/supporters/{ny['id']}/overrides", json=body,
+                            headers=auth(world.admin))
+        assert added.status_code == 201, added.json
+    assert starts(slots(client, week)) == [
+        "2026-03-06T14:00:00Z",
+        "2026-03-08T01:00:00Z",  # Saturday 20:00 EST, extra hours
+        "2026-03-20T13:00:00Z",
+    ]
+    shown = slots(client, week, tz="Asia/Tokyo")["slots"][0]["starts_at"]
+    assert shown == "2026-03-06T23:00:00+09:00"
