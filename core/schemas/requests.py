@@ -61,6 +61,12 @@ class BookingBrief(Out):
     sequence: int
 
 
+class NextSlot(Out):
+    starts_at: datetime
+    ends_at: datetime
+    supporter: SupporterPublic
+
+
 class RequestView(Out):
     """The requester's own view of their request."""
 
@@ -78,6 +84,9 @@ class RequestView(Out):
     booking: BookingBrief | None
     feedback_given: bool
     waiting: str | None = Field(None, description="offered | waiting | none_available while open")
+    next_slot: NextSlot | None = Field(
+        None, description="When nobody is free to talk now: the earliest time to book instead"
+    )
     notice: str
     crisis: Crisis
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from datetime import timedelta
 
 from sqlalchemy import select, update
 
@@ -19,16 +20,18 @@ from core.schemas.requests import (
     BookingBrief,
     Crisis,
     FeedbackIn,
+    NextSlot,
     RequestIn,
     RequestView,
 )
 from core.schemas.supporters import SupporterPublic
-from core.services import audit, identities, matching
+from core.services import audit, identities, matching, slots
 from core.services.access import Ctx, require
 from core.services.programs import crisis_resources_for, get_program
 
 log = logging.getLogger(__name__)
 LIVE = ("matched", "in_chat", "scheduled")
+NEXT_SLOT_SEARCH = timedelta(days=7)
 
 
 def create(ctx: Ctx, data: RequestIn) -> tuple[SupportRequest, str]:
@@ -175,6 +178,7 @@ def view(ctx: Ctx, request: SupportRequest, locale: str | None = None) -> Reques
         booking=booking_brief(ctx, request),
         feedback_given=request.feedback_given,
         waiting=_waiting(ctx, request),
+        next_slot=_next_slot(ctx, program, request),
         notice=NOT_A_CRISIS_SERVICE,
         crisis=Crisis(
             detected=request.crisis_signposted, resources=crisis_resources_for(program, locale)
@@ -221,6 +225,28 @@ def brief_of(ctx: Ctx, booking: Booking) -> BookingBrief:
         calendar_uid=booking.calendar_uid,
         sequence=booking.sequence,
     )
+
+
+def _next_slot(ctx: Ctx, program: Program, request: SupportRequest) -> NextSlot | None:
+    """Never a dead end: when nobody can talk now, the soonest time that could be booked."""
+    if request.status != "open" or request.urgency != "now":
+        return None
+    wanted = slots.SlotFilter(
+        start=ctx.now,
+        end=ctx.now + NEXT_SLOT_SEARCH,
+        topic=request.topic,
+        language=request.language,
+        mode=request.mode,
+    )
+    avoided = set(request.excluded_supporter_ids)
+    for found in slots.search(ctx, program, wanted):
+        if str(found.supporter.id) not in avoided:
+            return NextSlot(
+                starts_at=found.interval.start,
+                ends_at=found.interval.end,
+                supporter=SupporterPublic.model_validate(found.supporter),
+            )
+    return None
 
 
 def _waiting(ctx: Ctx, request: SupportRequest) -> str | None:

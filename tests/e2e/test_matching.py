@@ -115,6 +115,9 @@ def test_nobody_on_duty_is_said_plainly_with_crisis_resources(app, client, clock
     assert request["waiting"] == "none_available"
     assert "not a crisis" in request["notice"]
     assert request["crisis"]["resources"], "crisis resources are always included"
+    # ...and the soonest time that could be booked instead: Saturday 10:00 London
+    assert request["next_slot"]["starts_at"] == "2026-03-07T10:00:00Z"
+    assert request["next_slot"]["supporter"]["alias"] == "Ash"
 
 
 def test_waiting_request_is_offered_when_someone_comes_on_duty_then_expires(app, client, clock):
