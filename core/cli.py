@@ -165,6 +165,7 @@ def sweep() -> None:
         ("offers expired", matching.expire_offers),
         ("requests re-offered", matching.retry_waiting),
         ("requests purged", retention.purge_expired),
+        ("idempotency records forgotten", retention.purge_idempotency_records),
     ):
         ctx = system_ctx()
         with ctx.session:

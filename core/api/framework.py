@@ -11,6 +11,7 @@ from typing import Any, get_args, get_origin
 from flask import Blueprint, Response, jsonify, request
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from core.api import idempotency
 from core.api.auth import authenticate
 from core.errors import PeerLineError, ValidationFailed
 
@@ -39,6 +40,7 @@ class Operation:
     status: int
     roles: frozenset[str]
     errors: tuple[int, ...]
+    idempotent: bool = False
 
 
 class ApiBlueprint(Blueprint):
@@ -61,17 +63,42 @@ class ApiBlueprint(Blueprint):
         response: Any = None,
         status: int = 200,
         errors: tuple[int, ...] = (),
+        idempotent: bool = False,
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         op = Operation(
-            rule, method, summary, self.tag, body, query, response, status, frozenset(roles), errors
+            rule,
+            method,
+            summary,
+            self.tag,
+            body,
+            query,
+            response,
+            status,
+            frozenset(roles),
+            errors,
+            idempotent,
         )
         self.operations.append(op)
         adapter = TypeAdapter(response) if response is not None else None
 
         def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
             @functools.wraps(view)
-            def wrapper(**path: Any) -> Response | tuple[Response, int]:
+            def wrapper(**path: Any) -> Response:
                 principal = authenticate(op.roles)
+                attempt = idempotency.start(principal) if op.idempotent else None
+                if isinstance(attempt, Response):
+                    return attempt
+                try:
+                    response = run(principal, path)
+                except BaseException:
+                    if attempt is not None:
+                        idempotency.forget(attempt)
+                    raise
+                if attempt is not None:
+                    idempotency.finish(attempt, response)
+                return response
+
+            def run(principal: Any, path: dict[str, Any]) -> Response:
                 kwargs: dict[str, Any] = dict(path)
                 _reject_nul(path)
                 if op.body is not None:
@@ -86,7 +113,9 @@ class ApiBlueprint(Blueprint):
                 result = view(principal=principal, **kwargs)
                 if adapter is None:
                     return Response(status=204)
-                return jsonify(adapter.dump_python(result, mode="json")), op.status
+                response = jsonify(adapter.dump_python(result, mode="json"))
+                response.status_code = op.status
+                return response
 
             endpoint = f"{method.lower()}_{view.__name__}"
             self.add_url_rule(rule, endpoint, wrapper, methods=[method])

@@ -114,7 +114,19 @@ def _parameters(op: Operation, schemas: dict[str, Any]) -> list[dict[str, Any]]:
                     "schema": {k: v for k, v in prop.items() if k != "title"},
                 }
             )
+    if op.idempotent:
+        params.append(IDEMPOTENCY_PARAMETER)
     return params
+
+
+IDEMPOTENCY_PARAMETER: dict[str, Any] = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "Any unique string (a random UUID is best). A retry with the same key and "
+    "body within 24 hours gets the first answer again, marked Idempotent-Replayed: true.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 200},
+}
 
 
 def _responses(op: Operation, keys: dict[Any, Any]) -> dict[str, Any]:

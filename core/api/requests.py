@@ -40,6 +40,7 @@ class ViewQuery(Query):
     response=RequestCreatedOut,
     status=201,
     errors=(404, 409),
+    idempotent=True,
 )
 def create_request(principal: Any, body: RequestIn) -> RequestCreatedOut:
     c = ctx()

@@ -64,6 +64,7 @@ def search_slots(principal: Any, query: SlotQuery) -> SlotList:
     response=BookingOut,
     status=201,
     errors=(404, 409),
+    idempotent=True,
 )
 def create_booking(principal: Any, body: BookingIn) -> BookingOut:
     c = ctx()

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import delete, select
 
-from core.models import Program, RequesterIdentity, SupportRequest
+from core.models import IdempotencyRecord, Program, RequesterIdentity, SupportRequest
 from core.services.access import Ctx
 
 
@@ -34,3 +34,12 @@ def purge_expired(ctx: Ctx) -> int:
         count += len(due)
     ctx.session.commit()
     return count
+
+
+def purge_idempotency_records(ctx: Ctx, keep_for: timedelta = timedelta(hours=24)) -> int:
+    """Forget remembered POST answers after a day; they may hold a requester's token."""
+    result = ctx.session.execute(
+        delete(IdempotencyRecord).where(IdempotencyRecord.created_at <= ctx.now - keep_for)
+    )
+    ctx.session.commit()
+    return int(result.rowcount)  # type: ignore[attr-defined]

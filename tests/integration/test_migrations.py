@@ -15,6 +15,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, delete, insert, inspect, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
@@ -110,7 +111,7 @@ def _sqlite_clauses(create_table: str) -> tuple[str, ...]:
 
 
 def test_upgrade_reaches_head_with_nothing_left_to_autogenerate(migrated: Engine) -> None:
-    assert migrations.current_revision(migrated) == "0001"
+    assert migrations.current_revision(migrated) == HEAD
     assert migrations.is_up_to_date(migrated)
     with migrated.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
@@ -295,6 +296,8 @@ def test_audit_events_are_append_only(
 
 # -- later revisions, written to a temporary versions folder -----------------------------------
 
+HEAD = ScriptDirectory(str(migrations.SCRIPT_LOCATION)).get_current_head()
+
 REBUILD_SUPPORTERS = """
 import sqlalchemy as sa
 from alembic import op
@@ -354,7 +357,8 @@ def _config_with(engine: Engine, folder: Path, *revisions: str) -> Config:
     """The real revisions plus some test-only ones that follow them."""
     folder.mkdir()
     for number, source in enumerate(revisions, start=2):
-        (folder / f"t000{number}_test.py").write_text(source)
+        # throwaway revisions chain onto whatever the real head is today
+        (folder / f"t000{number}_test.py").write_text(source.replace('"0001"', f'"{HEAD}"'))
     config = migrations.alembic_config(engine)
     real = migrations.SCRIPT_LOCATION / "versions"
     config.set_main_option("version_locations", os.pathsep.join([str(real), str(folder)]))
@@ -366,7 +370,7 @@ def test_a_failed_upgrade_leaves_no_trace(migrated: Engine, tmp_path: Path) -> N
     config = _config_with(migrated, tmp_path / "versions", ADD_TABLE, FAIL_HALF_WAY)
     with pytest.raises(RuntimeError, match="failed half-way"):
         command.upgrade(config, "head")
-    assert migrations.current_revision(migrated) == "0001"
+    assert migrations.current_revision(migrated) == HEAD
     assert not {"scratch_a", "scratch_b"} & set(inspect(migrated).get_table_names())
 
 
@@ -395,7 +399,7 @@ def test_sqlite_table_rebuild_keeps_rows_that_cascade_from_it(
         )
     config = _config_with(sqlite_migrated, tmp_path / "versions", REBUILD_SUPPORTERS)
     command.upgrade(config, "t0002")
-    command.downgrade(config, "0001")
+    command.downgrade(config, HEAD)
     with sqlite_migrated.connect() as connection:
         assert connection.scalar(text("SELECT count(*) FROM supporter_contacts")) == 1
         assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
@@ -407,6 +411,6 @@ def test_sqlite_upgrade_that_breaks_a_foreign_key_is_rolled_back(
     config = _config_with(sqlite_migrated, tmp_path / "versions", ORPHAN_ROW)
     with pytest.raises(RuntimeError, match="foreign key violations"):
         command.upgrade(config, "t0002")
-    assert migrations.current_revision(sqlite_migrated) == "0001"
+    assert migrations.current_revision(sqlite_migrated) == HEAD
     with sqlite_migrated.connect() as connection:
         assert connection.scalar(text("SELECT count(*) FROM training_records")) == 0
