@@ -34,6 +34,11 @@ class PeerlineGroup(FlaskGroup):
         except PeerLineError as exc:
             raise click.ClickException(exc.message) from None
 
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        # Flask's --app, --env-file and --debug make no sense for a packaged product.
+        self.params = [p for p in self.params if p.name not in ("app", "env_file", "debug")]
+
 
 @click.group(
     cls=PeerlineGroup, create_app=_create_app, add_default_commands=False, add_version_option=False
