@@ -228,10 +228,23 @@ def demo(host: str, port: int, instance: str | None) -> None:
 
     from core.demo import banner, seed
 
+    _check_port_free(host, port)
     app = _demo_app(instance)
     click.echo(banner(f"http://{host}:{port}", seed(app)))
     _sweep_in_background(app)
     run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
+
+
+def _check_port_free(host: str, port: int) -> None:
+    import socket
+
+    with socket.socket() as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise click.ClickException(
+                f"cannot listen on {host}:{port} ({exc.strerror}); choose another with --port"
+            ) from None
 
 
 def _sweep_in_background(app: Flask, every_seconds: float = 30.0) -> None:
@@ -264,6 +277,7 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
     """Run the production server (gunicorn) with the PEERLINE_* settings."""
     from gunicorn.app.base import BaseApplication
 
+    _check_port_free(host, port)
     app = _create_app()
 
     class Server(BaseApplication):  # type: ignore[misc]

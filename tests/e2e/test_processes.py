@@ -140,3 +140,21 @@ def test_serve_refuses_to_start_without_production_settings(tmp_path):
     )
     assert result.returncode == 2
     assert "PEERLINE_SECRET_KEY" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_busy_port_gets_a_clear_message(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "core.cli", "demo", "--port", str(port)],
+            env=clean_env(tmp_path),
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr and "--port" in result.stderr
+    assert "Traceback" not in result.stderr
