@@ -30,7 +30,6 @@ class Settings(BaseSettings):
     instance_path: Path | None = None
     public_url: str | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    max_note_chars: int = Field(default=2000, ge=100, le=20000)
     trust_proxy_hops: int = Field(default=0, ge=0, le=5)
 
     @field_validator("database_url")

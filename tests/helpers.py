@@ -109,3 +109,15 @@ def make_world(app: Flask, client: FlaskClient, **program: Any) -> World:
     world.admin = issue_token(app, "admin", data.slug)
     world.service = issue_token(app, "service", data.slug)
     return world
+
+
+def request_body(**fields: Any) -> dict[str, Any]:
+    """A talk-now request to 'acme' about stress, by text, in English; fields override."""
+    return {
+        "program": "acme",
+        "topic": "stress",
+        "urgency": "now",
+        "mode": "text",
+        "language": "en",
+        **fields,
+    }

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import logging
+from functools import cache
 from importlib.metadata import PackageNotFoundError, version
 from itertools import groupby
 from typing import Any
 
 from flask import Blueprint, Flask, Response, jsonify, render_template, request
-from sqlalchemy import text
+from sqlalchemy import select, text
 from werkzeug.exceptions import HTTPException
 
 from core.api import audit, programs, requests, scheduling, supporters
 from core.api.framework import ApiBlueprint, error_response
 from core.api.openapi import build
 from core.errors import PeerLineError
-from core.runtime import runtime
+from core.models import Program
+from core.runtime import db_session, runtime
 
 PREFIX = "/api/v1"
 BLUEPRINTS: list[ApiBlueprint] = [programs.bp, supporters.bp, scheduling.bp, requests.bp, audit.bp]
@@ -30,14 +32,20 @@ def _version() -> str:
         return "0+unknown"
 
 
+@cache
+def _document() -> dict[str, Any]:
+    """The operations are fixed at import, so the document is built once per process."""
+    return build(BLUEPRINTS, PREFIX, _version())
+
+
 @meta.get(f"{PREFIX}/openapi.json")
 def openapi() -> Response:
-    return jsonify(build(BLUEPRINTS, PREFIX, _version()))
+    return jsonify(_document())
 
 
 @meta.get(f"{PREFIX}/docs")
 def docs() -> str:
-    document = build(BLUEPRINTS, PREFIX, _version())
+    document = _document()
     rows = [
         (op["tags"][0], path, method, op)
         for path, item in document["paths"].items()
@@ -55,11 +63,6 @@ def docs() -> str:
 @meta.get("/")
 def index() -> str:
     """A landing page, so whoever opens the demo's address sees where to go."""
-    from sqlalchemy import select
-
-    from core.models import Program
-    from core.runtime import db_session
-
     listed = db_session().execute(select(Program.slug, Program.name).order_by(Program.name))
     return render_template("index.html", programs=listed.all())
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from core.api.context import ctx
 from core.api.framework import ANONYMOUS, ApiBlueprint
-from core.schemas.common import Query
+from core.schemas.common import Locale, Query
 from core.schemas.programs import IntakeOut, ProgramIn, ProgramOut, ProgramPatch
 from core.services import programs
 
@@ -14,7 +14,7 @@ bp = ApiBlueprint("programs", __name__, tag="programs")
 
 
 class IntakeQuery(Query):
-    locale: str | None = None
+    locale: Locale | None = None
 
 
 @bp.operation(

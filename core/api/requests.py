@@ -9,7 +9,7 @@ from core.api.context import ctx
 from core.api.framework import ANONYMOUS, REQUESTER, ApiBlueprint
 from core.api.supporters import _program
 from core.models import SupportRequest
-from core.schemas.common import Query
+from core.schemas.common import Locale, Query
 from core.schemas.requests import (
     AssignedRequest,
     CancelIn,
@@ -28,7 +28,7 @@ bp = ApiBlueprint("requests", __name__, tag="requests")
 
 
 class ViewQuery(Query):
-    locale: str | None = None
+    locale: Locale | None = None
 
 
 @bp.operation(

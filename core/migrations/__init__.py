@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 from alembic import command
@@ -51,8 +52,14 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
+@cache
+def _heads() -> tuple[str, ...]:
+    """The scripts ship with the code, so read them once, not on every readiness probe."""
+    return tuple(ScriptDirectory(str(SCRIPT_LOCATION)).get_heads())
+
+
 def is_up_to_date(engine: Engine) -> bool:
-    heads = ScriptDirectory.from_config(alembic_config(engine)).get_heads()
+    heads = _heads()
     with engine.connect() as connection:
         current = MigrationContext.configure(connection).get_current_heads()
     return set(current) == set(heads)

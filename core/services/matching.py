@@ -16,7 +16,7 @@ from core.models import Booking, Offer, Program, Supporter, SupportRequest
 from core.services import audit, capacity
 from core.services.access import Ctx, require, require_self_or
 from core.services.availability import load_windows
-from core.services.slots import SlotFilter, _bookings, candidates
+from core.services.slots import SlotFilter, booked_intervals, candidates
 
 FAIRNESS_WINDOW = timedelta(days=30)
 OPEN = ("open", "offered")
@@ -55,7 +55,7 @@ def _on_duty(ctx: Ctx, program: Program, people: list[Supporter]) -> list[Suppor
     weekly, overrides = load_windows(
         ctx, people, (ctx.now - timedelta(days=1)).date(), (ctx.now + timedelta(days=1)).date()
     )
-    booked = _bookings(ctx, [s.id for s in people], ctx.now - session, ctx.now + 2 * session)
+    booked = booked_intervals(ctx, [s.id for s in people], ctx.now - session, ctx.now + 2 * session)
     return [
         s
         for s in people
@@ -185,7 +185,7 @@ def accept(ctx: Ctx, offer_id: uuid.UUID) -> tuple[Offer, SupportRequest]:
     if won.rowcount != 1:  # type: ignore[attr-defined]
         ctx.session.rollback()
         raise AlreadyTaken("another supporter already accepted this request")
-    others = _close_pending(ctx, request.id, "taken", keep=offer.id)
+    others = close_pending(ctx, request.id, "taken", keep=offer.id)
     offer.status, offer.responded_at = "accepted", ctx.now
     supporter.last_assigned_at = ctx.now
     events.record(
@@ -254,9 +254,10 @@ def _move_on(ctx: Ctx, program: Program, request: SupportRequest) -> None:
         request.status = "open"
 
 
-def _close_pending(
+def close_pending(
     ctx: Ctx, request_id: uuid.UUID, status: str, keep: uuid.UUID | None = None
 ) -> list[uuid.UUID]:
+    """Settle a request's pending offers (taken, withdrawn); returns their ids."""
     pending = ctx.session.scalars(
         select(Offer).where(
             Offer.request_id == request_id, Offer.status == "pending", Offer.id != keep

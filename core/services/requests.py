@@ -320,7 +320,7 @@ def close(ctx: Ctx, request: SupportRequest, outcome: str) -> None:
     """Close a request in this unit of work: offers withdrawn, a booking cancelled or completed."""
     from core.services import bookings  # bookings import this module; import late
 
-    matching._close_pending(ctx, request.id, "withdrawn")
+    matching.close_pending(ctx, request.id, "withdrawn")
     booking = ctx.session.scalar(
         select(Booking).where(Booking.request_id == request.id, Booking.status == "confirmed")
     )

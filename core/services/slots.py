@@ -100,7 +100,7 @@ def search(ctx: Ctx, program: Program, wanted: SlotFilter) -> list[FoundSlot]:
     weekly, overrides = load_windows(
         ctx, supporters, (start - timedelta(days=2)).date(), (end + timedelta(days=2)).date()
     )
-    bookings = _bookings(ctx, [s.id for s in supporters], start, end, wanted.ignore_booking)
+    bookings = booked_intervals(ctx, [s.id for s in supporters], start, end, wanted.ignore_booking)
     weeks = capacity.weeks_between(wanted.start, wanted.end + policy.session, zone)
     load = capacity.sessions_per_week(
         ctx, program, [s.id for s in supporters], weeks, ignore_booking=wanted.ignore_booking
@@ -143,9 +143,10 @@ def is_bookable(
     return any(f.interval.start == starts_at for f in search(ctx, program, wanted))
 
 
-def _bookings(
+def booked_intervals(
     ctx: Ctx, ids: list[uuid.UUID], start: datetime, end: datetime, ignore: uuid.UUID | None = None
 ) -> dict[uuid.UUID, list[Interval]]:
+    """Non-cancelled bookings touching [start, end) of many supporters, in one query."""
     by_supporter: dict[uuid.UUID, list[Interval]] = defaultdict(list)
     if not ids:
         return by_supporter

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from core.models import Booking, Feedback, RequesterIdentity, SupportRequest
 from core.services import matching, retention
-from tests.helpers import auth, make_world, system_ctx
+from tests.helpers import auth, make_world, request_body, system_ctx
 
 THURSDAY = "from=2026-03-05T00:00:00Z&to=2026-03-06T00:00:00Z"
 
@@ -216,16 +216,11 @@ def test_notes_and_identities_are_purged_after_retention(app, client, clock):
     created = client.post(
         "/api/v1/requests",
         headers=auth(world.service),
-        json={
-            "program": "acme",
-            "topic": "stress",
-            "urgency": "now",
-            "mode": "text",
-            "language": "en",
-            "note": "private words",
-            "requester": {"platform": "slack", "subject": "T1:U42"},
-            "channel": "slack",
-        },
+        json=request_body(
+            note="private words",
+            requester={"platform": "slack", "subject": "T1:U42"},
+            channel="slack",
+        ),
     ).json
     client.post(f"/api/v1/requests/{created['id']}/cancel", json={}, headers=auth(created["token"]))
     clock.advance(days=6)
@@ -246,17 +241,28 @@ def test_supporter_edits_keep_contacts_and_name_the_clashing_field(app, client):
     world = make_world(app, client)
     ash = world.add_supporter("Ash", contacts=[{"platform": "email", "address": "alias@x.example"}])
     world.add_supporter("Birch")
-    kept = client.patch(f"/api/v1/supporters/{ash['id']}", headers=auth(world.admin), json={
-        "contacts": [{"platform": "email", "address": "alias@x.example"},
-                     {"platform": "slack", "address": "U123"}]})
+    kept = client.patch(
+        f"/api/v1/supporters/{ash['id']}",
+        headers=auth(world.admin),
+        json={
+            "contacts": [
+                {"platform": "email", "address": "alias@x.example"},
+                {"platform": "slack", "address": "U123"},
+            ]
+        },
+    )
     assert kept.status_code == 200, kept.json
     assert len(kept.json["contacts"]) == 2
     birch = world.supporters["Birch"]["id"]
-    clash = client.patch(f"/api/v1/supporters/{birch}", headers=auth(world.admin), json={
-        "contacts": [{"platform": "email", "address": "alias@x.example"}]})
+    clash = client.patch(
+        f"/api/v1/supporters/{birch}",
+        headers=auth(world.admin),
+        json={"contacts": [{"platform": "email", "address": "alias@x.example"}]},
+    )
     assert clash.status_code == 409 and clash.json["error"]["field"] == "contacts"
-    same_alias = client.patch(f"/api/v1/supporters/{birch}", headers=auth(world.admin),
-                              json={"alias": "Ash"})
+    same_alias = client.patch(
+        f"/api/v1/supporters/{birch}", headers=auth(world.admin), json={"alias": "Ash"}
+    )
     assert same_alias.status_code == 409 and same_alias.json["error"]["field"] == "alias"
 
 
@@ -267,8 +273,12 @@ def test_a_scheduled_request_never_booked_expires_after_the_horizon(app, client,
     ctx = system_ctx(app)
     with ctx.session:
         matching.retry_waiting(ctx)
-    assert client.get(f"/api/v1/requests/{request['id']}",
-                      headers=auth(request["token"])).json["status"] == "open"
+    assert (
+        client.get(f"/api/v1/requests/{request['id']}", headers=auth(request["token"])).json[
+            "status"
+        ]
+        == "open"
+    )
     clock.advance(days=1)
     ctx = system_ctx(app)
     with ctx.session:
@@ -292,18 +302,24 @@ def test_the_supporter_starts_a_scheduled_chat_and_closes_it(app, client):
 
 def test_weekly_hours_follow_the_supporters_clock_across_dst_and_overrides(app, client):
     world = make_world(app, client, policy={"session_minutes": 60, "slot_step_minutes": 60})
-    ny = world.add_supporter("Ash", time_zone="America/New_York",
-                             weekly=[{"weekday": "fri", "start": "09:00", "end": "10:00"}])
+    ny = world.add_supporter(
+        "Ash",
+        time_zone="America/New_York",
+        weekly=[{"weekday": "fri", "start": "09:00", "end": "10:00"}],
+    )
     week = "from=2026-03-05T00:00:00Z&to=2026-03-21T00:00:00Z"
     assert starts(slots(client, week)) == [
         "2026-03-06T14:00:00Z",  # EST, UTC-5
         "2026-03-13T13:00:00Z",  # EDT from Sunday 8 March, UTC-4
         "2026-03-20T13:00:00Z",
     ]
-    for body in ({"date": "2026-03-13", "available": False},
-                 {"date": "2026-03-07", "available": True, "start": "20:00", "end": "21:00"}):
-        added = client.post(f"/api/v1/supporters/{ny['id']}/overrides", json=body,
-                            headers=auth(world.admin))
+    for body in (
+        {"date": "2026-03-13", "available": False},
+        {"date": "2026-03-07", "available": True, "start": "20:00", "end": "21:00"},
+    ):
+        added = client.post(
+            f"/api/v1/supporters/{ny['id']}/overrides", json=body, headers=auth(world.admin)
+        )
         assert added.status_code == 201, added.json
     assert starts(slots(client, week)) == [
         "2026-03-06T14:00:00Z",

@@ -13,10 +13,10 @@ from sqlalchemy import func, select
 from core.models import IdempotencyRecord, SupportRequest
 from core.runtime import runtime
 from core.services import retention
-from tests.helpers import EVERY_WEEKDAY, auth, make_world, system_ctx
+from tests.helpers import EVERY_WEEKDAY, auth, make_world, request_body, system_ctx
 from tests.live_server import live_server, race
 
-ASK = {"program": "acme", "topic": "stress", "urgency": "now", "mode": "text", "language": "en"}
+ASK = request_body()
 
 
 def count(app, model) -> int:

@@ -5,19 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 from core.services import matching
-from tests.helpers import EVERY_WEEKDAY, auth, make_world, system_ctx
-
-NOW_REQUEST = {
-    "program": "acme",
-    "topic": "stress",
-    "urgency": "now",
-    "mode": "text",
-    "language": "en",
-}
+from tests.helpers import EVERY_WEEKDAY, auth, make_world, request_body, system_ctx
 
 
 def ask(client, **fields):
-    response = client.post("/api/v1/requests", json={**NOW_REQUEST, **fields})
+    response = client.post("/api/v1/requests", json=request_body(**fields))
     assert response.status_code == 201, response.json
     return response.json
 

@@ -16,6 +16,8 @@ from pathlib import Path
 import requests
 from cryptography.fernet import Fernet
 
+from tests.helpers import request_body
+
 STARTUP_SECONDS = 30
 
 
@@ -90,13 +92,7 @@ def test_demo_serves_seeded_data_and_prints_working_tokens(tmp_path):
         made = requests.post(
             f"{base}/api/v1/requests",
             timeout=5,
-            json={
-                "program": "acme",
-                "topic": "stress",
-                "urgency": "now",
-                "mode": "text",
-                "language": "en",
-            },
+            json=request_body(),
         )
         assert made.status_code == 201 and made.json()["status"] == "offered", made.json()
         assert requests.get(f"{base}/readyz", timeout=5).status_code == 200

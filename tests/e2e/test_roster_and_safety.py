@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from tests.helpers import EVERY_WEEKDAY, auth, make_world
+from tests.helpers import EVERY_WEEKDAY, auth, make_world, request_body
 
 THURSDAY = "from=2026-03-05T00:00:00Z&to=2026-03-06T00:00:00Z"
 
@@ -17,14 +17,9 @@ def test_offboarding_keeps_history_removes_contacts_and_cancels_future_sessions(
     slot = client.get(f"/api/v1/slots?program=acme&{THURSDAY}").json["slots"][0]
     made = client.post(
         "/api/v1/requests",
-        json={
-            "program": "acme",
-            "topic": "stress",
-            "urgency": "scheduled",
-            "mode": "text",
-            "language": "en",
-            "slot": {"supporter_id": ash["id"], "starts_at": slot["starts_at"]},
-        },
+        json=request_body(
+            urgency="scheduled", slot={"supporter_id": ash["id"], "starts_at": slot["starts_at"]}
+        ),
     ).json
     assert made["status"] == "scheduled"
     gone = client.post(f"/api/v1/supporters/{ash['id']}/offboard", headers=auth(world.admin))
@@ -71,14 +66,7 @@ def test_crisis_words_show_resources_mark_urgent_and_log_only_the_fact(app, clie
     caplog.set_level(logging.INFO)
     made = client.post(
         "/api/v1/requests",
-        json={
-            "program": "acme",
-            "topic": "stress",
-            "urgency": "now",
-            "mode": "text",
-            "language": "en",
-            "note": "Honestly some nights I want to die",
-        },
+        json=request_body(note="Honestly some nights I want to die"),
     ).json
     assert made["is_urgent"] is True and made["crisis"]["detected"] is True
     assert made["crisis"]["resources"][0]["name"] == "Samaritans", "the requester's locale first"
@@ -87,14 +75,7 @@ def test_crisis_words_show_resources_mark_urgent_and_log_only_the_fact(app, clie
     assert "want to die" not in caplog.text and "nights" not in caplog.text
     calm = client.post(
         "/api/v1/requests",
-        json={
-            "program": "acme",
-            "topic": "stress",
-            "urgency": "now",
-            "mode": "text",
-            "language": "en",
-            "note": "Deadlines are piling up",
-        },
+        json=request_body(note="Deadlines are piling up"),
     ).json
     assert calm["is_urgent"] is False and calm["crisis"]["detected"] is False
     assert calm["crisis"]["resources"], "resources are shown to everyone, always"
@@ -166,3 +147,9 @@ def test_invalid_choices_with_crisis_words_still_carry_the_resources(app, client
     )
     assert refused.status_code == 422 and refused.json["error"]["field"] == "topic"
     assert refused.json["error"]["crisis"]["resources"]
+
+
+def test_a_malformed_locale_is_refused_by_name(app, client):
+    make_world(app, client)
+    response = client.get("/api/v1/programs/acme/intake?locale=" + "x" * 500)
+    assert response.status_code == 422 and response.json["error"]["field"] == "locale"

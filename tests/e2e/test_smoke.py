@@ -1,4 +1,4 @@
-from tests.helpers import EVERY_WEEKDAY, auth, make_world
+from tests.helpers import EVERY_WEEKDAY, auth, make_world, request_body
 
 
 def test_talk_now_request_is_offered_and_accepted(app, client, clock):
@@ -6,14 +6,7 @@ def test_talk_now_request_is_offered_and_accepted(app, client, clock):
     world.add_supporter("River Otter", weekly=EVERY_WEEKDAY)
     created = client.post(
         "/api/v1/requests",
-        json={
-            "program": "acme",
-            "topic": "stress",
-            "urgency": "now",
-            "mode": "text",
-            "language": "en",
-            "note": "rough week",
-        },
+        json=request_body(note="rough week"),
     )
     assert created.status_code == 201, created.json
     body = created.json

@@ -10,7 +10,7 @@ from core.cli import main
 from core.models import Base, RequesterIdentity
 from core.runtime import runtime
 from core.services import identities
-from tests.helpers import EVERY_WEEKDAY, auth, make_world, system_ctx
+from tests.helpers import EVERY_WEEKDAY, auth, make_world, request_body, system_ctx
 
 
 def test_tokens_create_prints_a_working_token(app, client):
@@ -32,13 +32,7 @@ def test_sweep_expires_offers_and_reports_counts(app, client, clock):
     world.add_supporter("Ash", weekly=EVERY_WEEKDAY)
     client.post(
         "/api/v1/requests",
-        json={
-            "program": "acme",
-            "topic": "stress",
-            "urgency": "now",
-            "mode": "text",
-            "language": "en",
-        },
+        json=request_body(),
     )
     clock.advance(minutes=6)
     result = app.test_cli_runner().invoke(main, ["sweep"])
@@ -63,14 +57,9 @@ def test_keys_rotate_reencrypts_identities_under_the_newest_key(tmp_path, clock)
         .post(
             "/api/v1/requests",
             headers=auth(world.service),
-            json={
-                "program": "acme",
-                "topic": "stress",
-                "urgency": "scheduled",
-                "mode": "text",
-                "language": "en",
-                "requester": {"platform": "teams", "subject": "aad-42"},
-            },
+            json=request_body(
+                urgency="scheduled", requester={"platform": "teams", "subject": "aad-42"}
+            ),
         )
         .json
     )
@@ -105,3 +94,20 @@ def test_an_admin_issues_and_revokes_tokens_over_the_api(app, client):
     assert revoked.status_code == 204
     after = client.get("/api/v1/supporters?program=acme", headers=auth(token))
     assert after.status_code == 401 and after.json["error"]["code"] == "unauthorized"
+
+
+def test_tokens_revoke_at_the_console_stops_the_token(app, client):
+    world = make_world(app, client)
+    issued = client.post(
+        "/api/v1/tokens?program=acme",
+        headers=auth(world.admin),
+        json={"role": "service", "name": "to be revoked"},
+    ).json
+    result = app.test_cli_runner().invoke(main, ["tokens", "revoke", issued["id"]])
+    assert result.exit_code == 0 and result.output == "revoked\n"
+    refused = client.get("/api/v1/supporters?program=acme", headers=auth(issued["token"]))
+    assert refused.status_code == 401
+    unknown = app.test_cli_runner().invoke(
+        main, ["tokens", "revoke", "00000000-0000-0000-0000-000000000000"]
+    )
+    assert unknown.exit_code == 1 and "no such token" in unknown.output

@@ -29,7 +29,7 @@ from core.clock import FrozenClock
 from core.models import AuditEvent, Booking, Offer, Program, SupportRequest
 from core.runtime import runtime
 from tests.conftest import START, make_app, postgres_url, reset_postgres
-from tests.helpers import EVERY_WEEKDAY, World, auth, make_world
+from tests.helpers import EVERY_WEEKDAY, World, auth, make_world, request_body
 from tests.live_server import live_server, race
 
 TIMEOUT = (5, 20)  # (connect, read) seconds for every HTTP call
@@ -191,13 +191,7 @@ def test_a_talk_now_request_accepted_by_everyone_at_once_is_matched_once(
     supporter_of = {world.add_supporter(a, weekly=EVERY_WEEKDAY)["id"]: a for a in aliases}
     created = world.client.post(
         "/api/v1/requests",
-        json={
-            "program": "acme",
-            "topic": "stress",
-            "urgency": "now",
-            "mode": "text",
-            "language": "en",
-        },
+        json=request_body(),
     )
     assert created.status_code == 201, created.json
     assert created.json["status"] == "offered"
@@ -386,13 +380,7 @@ def test_a_supporter_accepting_many_offers_at_once_stays_within_the_concurrent_c
     for _ in range(8):
         created = world.client.post(
             "/api/v1/requests",
-            json={
-                "program": "acme",
-                "topic": "stress",
-                "urgency": "now",
-                "mode": "text",
-                "language": "en",
-            },
+            json=request_body(),
         )
         assert created.json["status"] == "offered", created.json
     token = world.supporter_token("River Otter")
@@ -441,13 +429,7 @@ def test_two_sweepers_expire_each_offer_once_and_move_the_request_on_once(
     for _ in range(4):
         world.client.post(
             "/api/v1/requests",
-            json={
-                "program": "acme",
-                "topic": "stress",
-                "urgency": "now",
-                "mode": "text",
-                "language": "en",
-            },
+            json=request_body(),
         )
     clock.advance(minutes=6)
 

@@ -13,7 +13,7 @@ from core.plugins import ENTRY_POINT_GROUP, PluginHost, discover
 from core.ports import DeliveryResult, Notification, NotificationChannel
 from core.runtime import runtime
 from tests.conftest import make_app
-from tests.helpers import EVERY_WEEKDAY, make_world
+from tests.helpers import EVERY_WEEKDAY, make_world, request_body
 
 
 @dataclass
@@ -54,14 +54,7 @@ def test_a_plugin_adds_routes_commands_handlers_and_channels(database_url, tmp_p
     world.add_supporter("Ash", weekly=EVERY_WEEKDAY)
     created = client.post(
         "/api/v1/requests",
-        json={
-            "program": "acme",
-            "topic": "stress",
-            "urgency": "now",
-            "mode": "text",
-            "language": "en",
-            "note": "this must not travel in events",
-        },
+        json=request_body(note="this must not travel in events"),
     ).json
     kinds = [type(e).__name__ for e in seen]
     assert kinds == ["RequestCreated", "OfferMade"]
@@ -102,13 +95,7 @@ def test_a_failing_handler_does_not_break_the_request(database_url, tmp_path, cl
     make_world(app, client)
     response = client.post(
         "/api/v1/requests",
-        json={
-            "program": "acme",
-            "topic": "stress",
-            "urgency": "scheduled",
-            "mode": "text",
-            "language": "en",
-        },
+        json=request_body(urgency="scheduled"),
     )
     assert response.status_code == 201
     assert "event handler" in caplog.text
@@ -191,13 +178,7 @@ def test_every_domain_event_fires_once_with_ids_only(database_url, tmp_path, clo
         world.add_supporter(alias, weekly=EVERY_WEEKDAY)
     now = client.post(
         "/api/v1/requests",
-        json={
-            "program": "acme",
-            "topic": "stress",
-            "urgency": "now",
-            "mode": "text",
-            "language": "en",
-        },
+        json=request_body(),
     ).json
     first = next(
         a
@@ -225,13 +206,7 @@ def test_every_domain_event_fires_once_with_ids_only(database_url, tmp_path, clo
     client.post(f"/api/v1/requests/{now['id']}/close", json={}, headers=auth(token))
     later = client.post(
         "/api/v1/requests",
-        json={
-            "program": "acme",
-            "topic": "stress",
-            "urgency": "scheduled",
-            "mode": "text",
-            "language": "en",
-        },
+        json=request_body(urgency="scheduled"),
     ).json
     found = client.get(
         "/api/v1/slots?program=acme&from=2026-03-05T09:00:00Z&to=2026-03-05T12:00:00Z"
