@@ -9,11 +9,15 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from core.channels.email import EmailChannel
 from core.clock import Clock
 from core.config import Settings, embedded_secrets, load_settings
 from core.crypto import IdentityCipher
 from core.db import make_engine, make_session_factory
 from core.events import EventBus, bind_to_sessions
+from core.jobs import Jobs, make_huey
+from core.notify.outbox import Outbox
+from core.notify.outbox import bind_to_sessions as bind_outbox
 from core.plugins import PluginHook, PluginHost, discover, install
 from core.runtime import Runtime, close_db_session
 
@@ -48,16 +52,22 @@ def create_app(
             x_host=config.trust_proxy_hops,
         )
     engine = make_engine(config.database_url)
-    bus = EventBus()
+    bus, outbox = EventBus(), Outbox()
     bind_to_sessions()
-    app.extensions["peerline"] = Runtime(
+    bind_outbox()
+    current = Runtime(
         settings=config,
         engine=engine,
-        session_factory=make_session_factory(engine, info={"bus": bus}),
+        session_factory=make_session_factory(engine, info={"bus": bus, "outbox": outbox}),
         clock=clock or Clock(),
         bus=bus,
         cipher=IdentityCipher(config.fernet_keys, config.secret_key.get_secret_value()),
     )
+    app.extensions["peerline"] = current
+    current.jobs = Jobs(current, make_huey(config.redis_url, Path(app.instance_path)))
+    outbox.after_commit = current.jobs.after_commit
+    if config.smtp_url is not None:
+        current.add_channel(EmailChannel(current))
     app.teardown_appcontext(close_db_session)
     _register_core(app)
     install(PluginHost(app, app.extensions["peerline"]), discover() if plugins is None else plugins)

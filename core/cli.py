@@ -49,13 +49,7 @@ def main() -> None:
 
 def system_ctx(app: Flask | None = None) -> access.Ctx:
     """A unit of work acting as the operator at the console."""
-    current = runtime(app or current_app)
-    return access.Ctx(
-        session=current.session_factory(),
-        principal=access.SYSTEM,
-        now=current.clock.now(),
-        cipher=current.cipher,
-    )
+    return runtime(app or current_app).system_ctx()
 
 
 @main.group("db")
@@ -162,20 +156,24 @@ def supporters_export(program_slug: str, output: Any) -> None:
 @main.command("sweep")
 @with_appcontext
 def sweep() -> None:
-    """Expire unanswered offers, retry waiting requests, purge past retention (run each minute)."""
-    from core.services import matching, retention
+    """Run every timer once and queue what is due (the worker does this by itself)."""
+    from core.worker import jobs_of
 
-    done = {}
-    for name, step in (
-        ("offers expired", matching.expire_offers),
-        ("requests re-offered", matching.retry_waiting),
-        ("requests purged", retention.purge_expired),
-        ("idempotency records forgotten", retention.purge_idempotency_records),
-    ):
-        ctx = system_ctx()
-        with ctx.session:
-            done[name] = step(ctx)
+    done = jobs_of(current_app._get_current_object()).tick()  # type: ignore[attr-defined]
     click.echo(", ".join(f"{count} {name}" for name, count in done.items()))
+
+
+@main.command("worker")
+@click.option("--threads", default=4, show_default=True, type=int, help="Jobs run at once")
+@click.option(
+    "--tick-seconds", default=30.0, show_default=True, type=float, help="How often timers run"
+)
+@with_appcontext
+def worker(threads: int, tick_seconds: float) -> None:
+    """Send notifications and run timers (offer timeouts, reminders, retention) until stopped."""
+    from core.worker import run_worker
+
+    run_worker(current_app._get_current_object(), threads, tick_seconds)  # type: ignore[attr-defined]
 
 
 @main.group("keys")
@@ -209,7 +207,8 @@ def _demo_app(instance: str | None) -> Flask:
     folder = Path(instance or os.environ.get("PEERLINE_INSTANCE_PATH") or Path.cwd() / "instance")
     folder.mkdir(parents=True, exist_ok=True)
     database = folder / "demo.sqlite3"
-    for stale in (database, Path(f"{database}-wal"), Path(f"{database}-shm")):
+    stale_files = [database, Path(f"{database}-wal"), Path(f"{database}-shm")]
+    for stale in [*stale_files, folder / "jobs.sqlite3"]:
         stale.unlink(missing_ok=True)
     app = create_app(
         {"database_url": f"sqlite:///{database}", "env": "development", "instance_path": folder}
@@ -227,11 +226,12 @@ def demo(host: str, port: int, instance: str | None) -> None:
     from werkzeug.serving import run_simple
 
     from core.demo import banner, seed
+    from core.worker import start_in_process
 
     _check_port_free(host, port)
     app = _demo_app(instance)
     click.echo(banner(f"http://{host}:{port}", seed(app)))
-    _sweep_in_background(app)
+    start_in_process(app)
     run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
 
 
@@ -245,27 +245,6 @@ def _check_port_free(host: str, port: int) -> None:
             raise click.ClickException(
                 f"cannot listen on {host}:{port} ({exc.strerror}); choose another with --port"
             ) from None
-
-
-def _sweep_in_background(app: Flask, every_seconds: float = 30.0) -> None:
-    """The demo has no worker process: move expired offers on from a daemon thread."""
-    import logging
-    import threading
-
-    from core.services import matching
-
-    def loop() -> None:
-        while not stop.wait(every_seconds):
-            for step in (matching.expire_offers, matching.retry_waiting):
-                ctx = system_ctx(app)
-                try:
-                    with ctx.session:
-                        step(ctx)
-                except Exception:  # keep sweeping; the next round may succeed
-                    logging.getLogger(__name__).exception("demo sweep failed")
-
-    stop = threading.Event()
-    threading.Thread(target=loop, name="demo-sweeper", daemon=True).start()
 
 
 @main.command("serve")

@@ -31,6 +31,16 @@ class Settings(BaseSettings):
     public_url: str | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     trust_proxy_hops: int = Field(default=0, ge=0, le=5)
+    smtp_url: SecretStr | None = Field(
+        None, description="smtp://user:pass@host:587 (STARTTLS) or smtps://…:465 (TLS)"
+    )
+    smtp_from: str = "PeerLine <peerline@localhost>"
+    smtp_timeout_seconds: float = Field(default=20.0, gt=0, le=300)
+    smtp_ca_file: Path | None = Field(
+        None, description="Extra CA bundle trusted for the SMTP relay (private relays, tests)"
+    )
+    metrics_token: SecretStr | None = None
+    delivery_max_attempts: int = Field(default=8, ge=1, le=30)
 
     @field_validator("database_url")
     @classmethod
@@ -56,6 +66,13 @@ class Settings(BaseSettings):
                 raise ValueError(
                     f"key {position} is not a Fernet key (32 url-safe base64-encoded bytes)"
                 ) from None
+        return value
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_scheme(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(("smtp://", "smtps://")):
+            raise ValueError("must start with smtp:// (STARTTLS when offered) or smtps:// (TLS)")
         return value
 
     @field_validator("public_url")

@@ -64,6 +64,13 @@ class OfferExpired(DomainEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class NobodyFree(DomainEvent):
+    """A talk-now request found nobody free to offer it to (it keeps waiting)."""
+
+    request_id: uuid.UUID
+
+
+@dataclass(frozen=True, kw_only=True)
 class BookingConfirmed(DomainEvent):
     booking_id: uuid.UUID
     request_id: uuid.UUID

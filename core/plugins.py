@@ -12,7 +12,7 @@ import click
 from flask import Blueprint
 
 from core.events import DomainEvent
-from core.ports import NotificationChannel
+from core.ports import CalendarWriter, NotificationChannel
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -27,7 +27,7 @@ E = TypeVar("E", bound=DomainEvent)
 
 @dataclass
 class PluginHost:
-    """What a plugin's hook receives: the four ways to extend PeerLine."""
+    """What a plugin's hook receives: the ways to extend PeerLine."""
 
     app: Flask
     runtime: Runtime
@@ -43,6 +43,10 @@ class PluginHost:
 
     def add_channel(self, channel: NotificationChannel) -> None:
         self.runtime.add_channel(channel)
+
+    def set_calendar_writer(self, writer: CalendarWriter) -> None:
+        """The one module that writes calendar files; e-mail and chat invites use it."""
+        self.runtime.calendar = writer
 
 
 PluginHook = Callable[[PluginHost], None]

@@ -1,22 +1,28 @@
-"""Interfaces plugins implement: notification channels."""
+"""Interfaces plugins implement: notification channels and the calendar-file writer."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal, Protocol, runtime_checkable
 
-Audience = Literal["requester", "supporter"]
+Audience = Literal["requester", "supporter", "coordinator"]
+CalendarMethod = Literal["REQUEST", "CANCEL", "PUBLISH"]
 
 
 @dataclass(frozen=True, kw_only=True)
 class Notification:
-    """One message to one person; the channel resolves the address itself."""
+    """One message to one person; the channel resolves the address itself.
+
+    `data` is a snapshot taken when the message was decided (kinds and keys in
+    core.notify.kinds); it never holds an identity, an address or a note.
+    """
 
     dedupe_key: str
     program_id: uuid.UUID
     audience: Audience
-    kind: str  # offer_made, booking_confirmed, reminder, ...
+    kind: str  # offer_made, booking_confirmed, booking_reminder, ...
     request_id: uuid.UUID | None = None
     supporter_id: uuid.UUID | None = None
     data: dict[str, Any] = field(default_factory=dict)
@@ -24,6 +30,8 @@ class Notification:
 
 @dataclass(frozen=True)
 class DeliveryResult:
+    """What a channel says happened; `permanent` failures are not retried."""
+
     delivered: bool
     retry_after_seconds: float | None = None
     permanent: bool = False
@@ -42,4 +50,40 @@ class NotificationChannel(Protocol):
 
     def deliver(self, notification: Notification) -> DeliveryResult:
         """Send once; report failure honestly rather than raising for expected faults."""
+        ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class Attendee:
+    name: str  # an alias, never a real name the other side did not choose to give
+    email: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class CalendarEvent:
+    """One booked session as calendar software sees it: neutral title, no topic."""
+
+    uid: str
+    sequence: int
+    starts_at: datetime
+    ends_at: datetime
+    stamp: datetime  # DTSTAMP: when this version of the invite was made
+    title: str = "Peer chat"
+    description: str = ""
+    location: str = ""
+    cancelled: bool = False
+    organizer: Attendee | None = None
+    attendees: tuple[Attendee, ...] = ()
+
+
+@runtime_checkable
+class CalendarWriter(Protocol):
+    """Writes iCalendar files: invites for e-mail and chat, and subscribable feeds."""
+
+    def invite(self, event: CalendarEvent, method: CalendarMethod) -> bytes:
+        """One VCALENDAR with METHOD first and one VEVENT, lines folded, CRLF endings."""
+        ...
+
+    def feed(self, name: str, events: list[CalendarEvent]) -> bytes:
+        """A subscribable VCALENDAR (METHOD:PUBLISH) holding the given events."""
         ...

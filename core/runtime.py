@@ -14,10 +14,13 @@ from core.config import Settings
 from core.crypto import IdentityCipher
 from core.db import SessionFactory
 from core.events import EventBus
-from core.ports import NotificationChannel
+from core.ports import CalendarWriter, NotificationChannel
 
 if TYPE_CHECKING:
     from flask import Flask
+
+    from core.jobs import Jobs
+    from core.services.access import Ctx
 
 
 @dataclass
@@ -30,9 +33,22 @@ class Runtime:
     cipher: IdentityCipher
     channels: dict[str, NotificationChannel] = field(default_factory=dict)
     plugins: list[str] = field(default_factory=list)
+    calendar: CalendarWriter | None = None
+    jobs: Jobs | None = None
 
     def add_channel(self, channel: NotificationChannel) -> None:
         self.channels[channel.name] = channel
+
+    def system_ctx(self) -> Ctx:
+        """A unit of work acting as the operator: consoles, workers and channels."""
+        from core.services.access import SYSTEM, Ctx  # services import the runtime; import late
+
+        return Ctx(
+            session=self.session_factory(),
+            principal=SYSTEM,
+            now=self.clock.now(),
+            cipher=self.cipher,
+        )
 
 
 def runtime(app: Flask | None = None) -> Runtime:

@@ -16,6 +16,7 @@ from sqlalchemy import Engine, text
 from core import create_app
 from core.clock import FrozenClock
 from core.models import Base
+from core.plugins import PluginHook
 from core.runtime import runtime
 
 PG_ENV = "PEERLINE_TEST_DATABASE_URL"
@@ -74,7 +75,13 @@ def clock() -> FrozenClock:
     return FrozenClock(START)
 
 
-def make_app(database_url: str, tmp_path: Path, clock: FrozenClock, **settings: Any) -> Flask:
+def make_app(
+    database_url: str,
+    tmp_path: Path,
+    clock: FrozenClock,
+    plugins: list[tuple[str, PluginHook]] | None = None,
+    **settings: Any,
+) -> Flask:
     app = create_app(
         {
             "database_url": database_url,
@@ -83,7 +90,7 @@ def make_app(database_url: str, tmp_path: Path, clock: FrozenClock, **settings: 
             **settings,
         },
         clock=clock,
-        plugins=[],
+        plugins=plugins or [],
     )
     Base.metadata.create_all(runtime(app).engine)
     return app

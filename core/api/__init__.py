@@ -12,7 +12,7 @@ from flask import Blueprint, Flask, Response, jsonify, render_template, request
 from sqlalchemy import select, text
 from werkzeug.exceptions import HTTPException
 
-from core.api import audit, programs, requests, scheduling, supporters
+from core.api import audit, deliveries, programs, requests, scheduling, supporters
 from core.api.framework import ApiBlueprint, error_response
 from core.api.openapi import build
 from core.errors import PeerLineError
@@ -20,7 +20,14 @@ from core.models import Program
 from core.runtime import db_session, runtime
 
 PREFIX = "/api/v1"
-BLUEPRINTS: list[ApiBlueprint] = [programs.bp, supporters.bp, scheduling.bp, requests.bp, audit.bp]
+BLUEPRINTS: list[ApiBlueprint] = [
+    programs.bp,
+    supporters.bp,
+    scheduling.bp,
+    requests.bp,
+    audit.bp,
+    deliveries.bp,
+]
 log = logging.getLogger(__name__)
 meta = Blueprint("meta", __name__)
 
@@ -70,6 +77,22 @@ def index() -> str:
 @meta.get("/healthz")
 def healthz() -> Response:
     return jsonify({"status": "ok"})
+
+
+@meta.get("/metrics")
+def metrics() -> Response:
+    """Prometheus text format; behind PEERLINE_METRICS_TOKEN when one is set."""
+    import hmac
+
+    from core.metrics import exposition
+
+    current = runtime()
+    expected = current.settings.metrics_token
+    if expected is not None:
+        given = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        if not hmac.compare_digest(given.encode(), expected.get_secret_value().encode()):
+            return Response("metrics need the PEERLINE_METRICS_TOKEN bearer token\n", 401)
+    return Response(exposition(current), mimetype="text/plain; version=0.0.4")
 
 
 @meta.get("/readyz")

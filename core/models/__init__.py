@@ -4,6 +4,7 @@ from core.models.access import ApiToken
 from core.models.audit import AuditEvent
 from core.models.base import Base
 from core.models.booking import Booking
+from core.models.delivery import Delivery
 from core.models.idempotency import IdempotencyRecord
 from core.models.program import Program
 from core.models.request import Feedback, Offer, RequesterIdentity, SupportRequest
@@ -22,6 +23,7 @@ __all__ = [
     "AvailabilityRule",
     "Base",
     "Booking",
+    "Delivery",
     "Feedback",
     "IdempotencyRecord",
     "Offer",

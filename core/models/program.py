@@ -46,3 +46,10 @@ class Program(Base):
     modes: Mapped[list[Any]] = mapped_column(default=list)
     crisis_resources: Mapped[list[Any]] = mapped_column(default=list)
     crisis_phrases: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    reminder_minutes: Mapped[list[Any]] = mapped_column(
+        default=lambda: [1440, 15], server_default="[1440, 15]"
+    )
+    training_reminder_days: Mapped[list[Any]] = mapped_column(
+        default=lambda: [90, 30], server_default="[90, 30]"
+    )
+    notify_email: Mapped[str | None] = mapped_column(String(320))

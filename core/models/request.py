@@ -53,6 +53,8 @@ class RequesterIdentity(Base):
     lookup_hash: Mapped[str] = mapped_column(String(64), index=True)
     ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime]
+    # where e-mail confirmations and invites go, when the person gave an address
+    email_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
 class Offer(Base):

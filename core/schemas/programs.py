@@ -7,7 +7,17 @@ from typing import Annotated, Literal
 
 from pydantic import Field, HttpUrl, StringConstraints
 
-from core.schemas.common import Body, LanguageCode, Locale, Mode, Name, Out, Tag, TimeZoneName
+from core.schemas.common import (
+    Body,
+    EmailAddress,
+    LanguageCode,
+    Locale,
+    Mode,
+    Name,
+    Out,
+    Tag,
+    TimeZoneName,
+)
 
 NOT_A_CRISIS_SERVICE = (
     "PeerLine connects you with a trained peer supporter. It is not a crisis or emergency "
@@ -27,6 +37,10 @@ class CrisisResource(Body):
     url: HttpUrl | None = None
 
 
+ReminderMinutes = Annotated[int, Field(ge=5, le=10080)]
+ReminderDays = Annotated[int, Field(ge=1, le=365)]
+
+
 class Policy(Body):
     session_minutes: int = Field(45, ge=10, le=240)
     buffer_minutes: int = Field(15, ge=0, le=120)
@@ -41,6 +55,19 @@ class Policy(Body):
     retention_days: int = Field(30, ge=0, le=365)
     min_report_group: int = Field(5, ge=5, le=1000, description="Never below 5")
     required_trainings: list[Name] = Field(default_factory=list, max_length=20)
+    reminder_minutes: list[ReminderMinutes] = Field(
+        default_factory=lambda: [1440, 15],
+        max_length=4,
+        description="Reminders to both sides this many minutes before a session",
+    )
+    training_reminder_days: list[ReminderDays] = Field(
+        default_factory=lambda: [90, 30],
+        max_length=4,
+        description="Notices to supporter and coordinators this many days before a training lapses",
+    )
+    notify_email: EmailAddress | None = Field(
+        None, description="Coordinators' mailbox for training-expiry notices"
+    )
 
 
 class PolicyPatch(Body):
@@ -57,6 +84,9 @@ class PolicyPatch(Body):
     retention_days: int | None = Field(None, ge=0, le=365)
     min_report_group: int | None = Field(None, ge=5, le=1000)
     required_trainings: list[Name] | None = Field(None, max_length=20)
+    reminder_minutes: list[ReminderMinutes] | None = Field(None, max_length=4)
+    training_reminder_days: list[ReminderDays] | None = Field(None, max_length=4)
+    notify_email: EmailAddress | None = None
 
 
 class ProgramIn(Body):

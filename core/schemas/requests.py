@@ -8,7 +8,17 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, Field, StringConstraints
 
-from core.schemas.common import Body, LanguageCode, Locale, Mode, Out, Platform, Query, Tag
+from core.schemas.common import (
+    Body,
+    EmailAddress,
+    LanguageCode,
+    Locale,
+    Mode,
+    Out,
+    Platform,
+    Query,
+    Tag,
+)
 from core.schemas.programs import CrisisResourceOut
 from core.schemas.supporters import SupporterPublic
 
@@ -42,6 +52,11 @@ class RequestIn(Body):
         None, description="For urgency=scheduled: book this slot at once"
     )
     requester: RequesterIdentityIn | None = None
+    email: EmailAddress | None = Field(
+        None,
+        description="Where to send confirmations and calendar invites; stored encrypted and "
+        "deleted with the request's identity after the retention window",
+    )
     channel: Literal["api", "web", "slack", "teams", "lms", "email"] = "api"
 
 

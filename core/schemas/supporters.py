@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints, ValidationInfo, field_validator
+from pydantic import Field, StringConstraints, ValidationInfo, field_validator, model_validator
 
 from core.schemas.common import (
+    EMAIL_PATTERN,
     Body,
     ClockTime,
     LanguageCode,
@@ -32,6 +34,12 @@ Ref = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_
 class Contact(Body):
     platform: Platform
     address: Address
+
+    @model_validator(mode="after")
+    def _email_is_an_address(self) -> Contact:
+        if self.platform == "email" and not re.match(EMAIL_PATTERN, self.address):
+            raise ValueError("an email contact needs an e-mail address, like name@example.org")
+        return self
 
 
 class SupporterIn(Body):

@@ -12,7 +12,10 @@ from core.models import RequesterIdentity, SupportRequest
 from core.services.access import Ctx, require
 
 
-def store(ctx: Ctx, request: SupportRequest, platform: str, subject: str) -> None:
+def store(
+    ctx: Ctx, request: SupportRequest, platform: str, subject: str, email: str | None = None
+) -> None:
+    """Keep who asked (and where to e-mail them, if they said), encrypted."""
     cipher = _cipher(ctx)
     ctx.session.add(
         RequesterIdentity(
@@ -20,6 +23,7 @@ def store(ctx: Ctx, request: SupportRequest, platform: str, subject: str) -> Non
             platform=platform,
             lookup_hash=cipher.lookup_hash(platform, subject),
             ciphertext=cipher.encrypt(subject),
+            email_ciphertext=cipher.encrypt(email) if email else None,
             created_at=ctx.now,
         )
     )
@@ -73,5 +77,7 @@ def rotate_identities(ctx: Ctx, batch: int = 500) -> int:
             return done
         for row in rows:
             row.ciphertext = cipher.rotate(row.ciphertext)
+            if row.email_ciphertext is not None:
+                row.email_ciphertext = cipher.rotate(row.email_ciphertext)
         ctx.session.commit()
         done, last = done + len(rows), rows[-1].id

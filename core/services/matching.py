@@ -252,6 +252,15 @@ def _move_on(ctx: Ctx, program: Program, request: SupportRequest) -> None:
     )
     if request.status in OPEN and not pending and not offer_next(ctx, program, request):
         request.status = "open"
+        nobody_free(ctx, request)
+
+
+def nobody_free(ctx: Ctx, request: SupportRequest) -> None:
+    """Tell the requester honestly (once) that nobody is free yet, and what else there is."""
+    events.record(
+        ctx.session,
+        events.NobodyFree(program_id=request.program_id, at=ctx.now, request_id=request.id),
+    )
 
 
 def close_pending(

@@ -84,7 +84,11 @@ def _create(
     ctx.session.add(request)
     ctx.session.flush()  # the identity row refers to it
     if data.requester is not None:
-        identities.store(ctx, request, data.requester.platform, data.requester.subject)
+        identities.store(
+            ctx, request, data.requester.platform, data.requester.subject, email=data.email
+        )
+    elif data.email is not None:  # someone without a platform account, e.g. a student
+        identities.store(ctx, request, "email", data.email)
     events.record(
         ctx.session,
         events.RequestCreated(
@@ -103,7 +107,8 @@ def _create(
 
 def _arrange(ctx: Ctx, program: Program, request: SupportRequest, data: RequestIn) -> None:
     if data.urgency == "now":
-        matching.offer_next(ctx, program, request)
+        if not matching.offer_next(ctx, program, request):
+            matching.nobody_free(ctx, request)
     elif data.slot is not None:
         from core.services import bookings  # bookings import this module; import late
 

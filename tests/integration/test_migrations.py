@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import io
 import os
 import uuid
@@ -105,7 +107,8 @@ def _schema_objects(engine: Engine) -> set[tuple[Any, ...]]:
 def _sqlite_clauses(create_table: str) -> tuple[str, ...]:
     """A CREATE TABLE as its columns in order, then its constraints in any order."""
     body = create_table.partition("(")[2].rpartition(")")[0]
-    clauses = [clause.strip() for clause in body.split(", \n")]
+    # ALTER TABLE ADD COLUMN appends ", name TYPE" on the same line; create_all writes a newline
+    clauses = [c.strip() for c in re.split(r",\s+(?=CONSTRAINT |[a-z_][a-z0-9_]* [A-Z])", body)]
     constraints = sorted(clause for clause in clauses if clause.startswith("CONSTRAINT"))
     return (*[clause for clause in clauses if not clause.startswith("CONSTRAINT")], *constraints)
 

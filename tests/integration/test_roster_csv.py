@@ -277,13 +277,13 @@ def test_dry_run_reports_row_errors(app: Flask, world: World) -> None:
 
 def test_export_escapes_formulas_and_round_trips(app: Flask, world: World) -> None:
     world.add_supporter("=HYPERLINK(\"http://x\")", external_ref="+44",
-                        contacts=[{"platform": "email", "address": "@evil"}])
+                        contacts=[{"platform": "slack", "address": "@evil"}])
     world.add_supporter("-Dash", external_ref="@ref")
     exported = run_export(app)
     cells = [row for row in csv.reader(io.StringIO(exported, newline=""))][1:]
     assert cells[0][:2] == ["'-Dash", "'@ref"]
     assert cells[1][:2] == ["'=HYPERLINK(\"http://x\")", "'+44"]
-    assert cells[1][9] == "'@evil"
+    assert cells[1][10] == "'@evil"
     before = snapshot(app)
     assert run_import(app, exported).unchanged == 2
     assert snapshot(app) == before

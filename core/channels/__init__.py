@@ -1,0 +1,1 @@
+"""Notification channels the core ships itself (e-mail), beside those plugins add."""

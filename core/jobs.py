@@ -1,0 +1,137 @@
+"""The job queue (huey): SQLite in the instance folder by default, Redis when configured.
+
+The database, not the queue, is the record of what must be sent: a job only says
+"look at delivery X now". A job lost with a killed worker or a Redis outage is
+made good by the tick, which every worker runs and which is safe to run anywhere.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from huey import Huey, RedisHuey, SqliteHuey
+from huey.consumer import Consumer
+
+from core import events
+from core.notify import deliveries, timers
+from core.services import matching, retention
+
+if TYPE_CHECKING:
+    from core.runtime import Runtime
+
+log = logging.getLogger(__name__)
+QUEUE_NAME = "peerline"
+
+
+def make_huey(redis_url: str | None, instance_path: Path) -> Huey:
+    if redis_url:
+        return RedisHuey(QUEUE_NAME, url=redis_url, results=False)
+    instance_path.mkdir(parents=True, exist_ok=True)
+    return SqliteHuey(QUEUE_NAME, filename=str(instance_path / "jobs.sqlite3"), results=False)
+
+
+class Jobs:
+    """The app's tasks: deliver one message, and the tick that runs every timer."""
+
+    def __init__(self, runtime: Runtime, huey: Huey) -> None:
+        self.runtime = runtime
+        self.huey = huey
+        self.deliver_task = huey.task(name="peerline.deliver")(self.deliver)
+        self.tick_task = huey.task(name="peerline.tick")(self.tick)
+
+    def deliver(self, delivery_id: str) -> str:
+        """Send one delivery if due; a retry is queued for the time the outcome names."""
+        outcome = deliveries.attempt(self.runtime, uuid.UUID(delivery_id))
+        if outcome.status == "retry" and outcome.retry_at is not None:
+            self.enqueue(delivery_id, at=outcome.retry_at)
+        return outcome.status
+
+    def enqueue(self, delivery_id: str, at: datetime | None = None) -> None:
+        if at is None:
+            self.deliver_task(delivery_id)
+            return
+        delay = max((at - self.runtime.clock.now()).total_seconds(), 0.0)
+        self.deliver_task.schedule(args=(delivery_id,), delay=delay)
+
+    def after_commit(self, added: list[uuid.UUID], committed: list[events.DomainEvent]) -> None:
+        """Hand new deliveries to the queue; wake a tick when an offer times out."""
+        for delivery_id in added:
+            self.enqueue(str(delivery_id))
+        deadlines = {e.expires_at for e in committed if isinstance(e, events.OfferMade)}
+        for deadline in sorted(deadlines):
+            delay = max((deadline - self.runtime.clock.now()).total_seconds(), 0.0)
+            self.tick_task.schedule(delay=delay + 1)
+
+    def tick(self) -> dict[str, int]:
+        """Run every timer once, then queue (or, with the queue down, send) what is due."""
+        done: dict[str, int] = {}
+        for name, step in self.steps():
+            ctx = self.runtime.system_ctx()
+            try:
+                with ctx.session:
+                    done[name] = step(ctx)
+            except Exception:  # one failing timer must not stop the others
+                log.exception("timer %s failed", name)
+        done["deliveries due"] = self._dispatch_due()
+        return done
+
+    def steps(self) -> list[tuple[str, Callable[[Any], int]]]:
+        return [
+            ("offers expired", matching.expire_offers),
+            ("requests re-offered", matching.retry_waiting),
+            ("reminders", timers.booking_reminders),
+            ("training notices", timers.training_notices),
+            ("feedback prompts", timers.feedback_prompts),
+            ("requests purged", retention.purge_expired),
+            ("idempotency records forgotten", retention.purge_idempotency_records),
+        ]
+
+    def _dispatch_due(self) -> int:
+        due = deliveries.due(self.runtime)
+        for position, delivery_id in enumerate(due):
+            try:
+                self.enqueue(str(delivery_id))
+            except Exception:  # the queue is unreachable: send from here instead
+                log.warning(
+                    "job queue unreachable; sending %d due deliveries directly", len(due) - position
+                )
+                for remaining in due[position:]:
+                    deliveries.attempt(self.runtime, remaining)
+                break
+        return len(due)
+
+    def queue_depth(self) -> int:
+        try:
+            return int(self.huey.pending_count()) + int(self.huey.scheduled_count())
+        except Exception:
+            return -1
+
+
+class InProcessConsumer(Consumer):  # type: ignore[misc]
+    """The demo's consumer: started from a thread, so it leaves signals to the server."""
+
+    def _set_signal_handlers(self) -> None:
+        pass
+
+
+def start_ticker(jobs: Jobs, every_seconds: float) -> threading.Event:
+    """Run the tick every few seconds in a daemon thread; set the returned event to stop it."""
+    stop = threading.Event()
+
+    def loop() -> None:
+        while True:
+            try:
+                jobs.tick()
+            except Exception:
+                log.exception("tick failed")
+            if stop.wait(every_seconds):
+                return
+
+    threading.Thread(target=loop, name="peerline-ticker", daemon=True).start()
+    return stop

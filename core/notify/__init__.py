@@ -1,0 +1,1 @@
+"""Outbound messages: which notifications an event causes, and their durable delivery."""

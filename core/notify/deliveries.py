@@ -1,0 +1,225 @@
+"""Sending one delivery: claim it, pick a channel, record what the channel said.
+
+Exactly once on PostgreSQL: a session-level advisory lock on the delivery is held
+while it is sent, so two workers never send the same row, and a worker killed
+mid-send releases it with its connection (no lease to wait out). SQLite is one
+process, so an in-process lock does the same there.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Connection, func, select
+from sqlalchemy.orm import Session
+
+from core.models import Delivery
+from core.notify.kinds import OPTIONAL
+from core.ports import DeliveryResult, Notification, NotificationChannel
+
+if TYPE_CHECKING:
+    from core.runtime import Runtime
+
+log = logging.getLogger(__name__)
+FIRST_RETRY = timedelta(seconds=30)
+LONGEST_RETRY = timedelta(hours=1)
+_local_claims: set[uuid.UUID] = set()
+_local_guard = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str  # sent | retry | dead | skipped | busy | not_due
+    retry_at: datetime | None = None
+
+
+def backoff(
+    attempts: int, retry_after: float | None, rng: random.Random | None = None
+) -> timedelta:
+    """Exponential backoff with jitter, so retries spread out; a channel's Retry-After is obeyed."""
+    ceiling: timedelta = min(FIRST_RETRY * 2 ** max(attempts - 1, 0), LONGEST_RETRY)
+    jittered: timedelta = ceiling * (0.5 + 0.5 * (rng or random).random())
+    if retry_after is not None:
+        return max(timedelta(seconds=retry_after), timedelta(seconds=1))
+    return jittered
+
+
+def attempt(runtime: Runtime, delivery_id: uuid.UUID) -> Outcome:
+    """Try to send one delivery now, if it is due and no other worker holds it."""
+    with _claimed(runtime, delivery_id) as connection:
+        if connection is None:
+            return Outcome("busy")
+        with Session(bind=connection, expire_on_commit=False) as session:
+            return _attempt(runtime, session, delivery_id)
+
+
+def _attempt(runtime: Runtime, session: Session, delivery_id: uuid.UUID) -> Outcome:
+    now = runtime.clock.now()
+    row = session.get(Delivery, delivery_id, populate_existing=True)
+    if row is None or row.status != "pending" or row.next_attempt_at > now:
+        return Outcome("not_due")
+    row.attempts += 1
+    session.commit()  # a worker that dies from here on still counts the attempt
+    note = notification_of(row)
+    channel = choose_channel(runtime, note)
+    if channel is None:
+        return _finish_unreachable(session, row, now)
+    result = _send(channel, note)
+    row.channel = channel.name
+    return _record(runtime, session, row, result, now)
+
+
+def notification_of(row: Delivery) -> Notification:
+    return Notification(
+        dedupe_key=row.dedupe_key,
+        program_id=row.program_id,
+        audience=row.audience,  # type: ignore[arg-type]
+        kind=row.kind,
+        request_id=row.request_id,
+        supporter_id=row.supporter_id,
+        data=dict(row.data),
+    )
+
+
+def choose_channel(runtime: Runtime, note: Notification) -> NotificationChannel | None:
+    """Chat channels first (where people already are), e-mail last."""
+    ordered = sorted(runtime.channels.values(), key=lambda c: c.name == "email")
+    for channel in ordered:
+        try:
+            if channel.can_reach(note):
+                return channel
+        except Exception:
+            log.exception("channel %s failed to say whether it reaches a recipient", channel.name)
+    return None
+
+
+def _send(channel: NotificationChannel, note: Notification) -> DeliveryResult:
+    try:
+        return channel.deliver(note)
+    except Exception as exc:  # a bug or an unexpected fault: retried, and loud
+        log.exception("channel %s raised while delivering %s", channel.name, note.kind)
+        return DeliveryResult(delivered=False, detail=f"channel raised {type(exc).__name__}")
+
+
+def _finish_unreachable(session: Session, row: Delivery, now: datetime) -> Outcome:
+    if row.kind in OPTIONAL:
+        row.status, row.finished_at = "skipped", now
+        session.commit()
+        return Outcome("skipped")
+    row.status, row.finished_at = "dead", now
+    row.last_error = "no channel reaches this recipient"
+    session.commit()
+    log.warning(
+        "delivery %s (%s to %s) dead: no channel reaches the recipient",
+        row.id,
+        row.kind,
+        row.audience,
+    )
+    return Outcome("dead")
+
+
+def _record(
+    runtime: Runtime, session: Session, row: Delivery, result: DeliveryResult, now: datetime
+) -> Outcome:
+    if result.delivered:
+        row.status, row.finished_at, row.last_error = "sent", now, None
+        session.commit()
+        return Outcome("sent")
+    row.last_error = (result.detail or "failed without a reason")[:300]
+    if result.permanent or row.attempts >= runtime.settings.delivery_max_attempts:
+        row.status, row.finished_at = "dead", now
+        session.commit()
+        log.warning(
+            "delivery %s (%s by %s) dead after %d attempts: %s",
+            row.id,
+            row.kind,
+            row.channel,
+            row.attempts,
+            row.last_error,
+        )
+        return Outcome("dead")
+    row.next_attempt_at = now + backoff(row.attempts, result.retry_after_seconds)
+    session.commit()
+    log.info(
+        "delivery %s (%s by %s) will retry at %s: %s",
+        row.id,
+        row.kind,
+        row.channel,
+        row.next_attempt_at.isoformat(),
+        row.last_error,
+    )
+    return Outcome("retry", row.next_attempt_at)
+
+
+@contextmanager
+def _claimed(runtime: Runtime, delivery_id: uuid.UUID) -> Iterator[Connection | None]:
+    """Hold the delivery for this worker alone while it is sent, or yield None if taken."""
+    with runtime.engine.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            key = _lock_key(delivery_id)
+            taken = connection.execute(select(func.pg_try_advisory_lock(key))).scalar()
+            connection.commit()
+            if not taken:
+                yield None
+                return
+            try:
+                yield connection
+            finally:
+                _unlock(connection, key)
+            return
+        with _local_claim(delivery_id) as taken:
+            yield connection if taken else None
+
+
+def _unlock(connection: Connection, key: int) -> None:
+    try:
+        connection.rollback()
+        connection.execute(select(func.pg_advisory_unlock(key)))
+        connection.commit()
+    except Exception:  # the database went away: the lock went with the connection
+        connection.invalidate()
+
+
+@contextmanager
+def _local_claim(delivery_id: uuid.UUID) -> Iterator[bool]:
+    with _local_guard:
+        if delivery_id in _local_claims:
+            taken = False
+        else:
+            _local_claims.add(delivery_id)
+            taken = True
+    try:
+        yield taken
+    finally:
+        if taken:
+            with _local_guard:
+                _local_claims.discard(delivery_id)
+
+
+def _lock_key(delivery_id: uuid.UUID) -> int:
+    """A signed 64-bit key from the id, in PeerLine's own range of advisory locks."""
+    value = delivery_id.int >> 64
+    return value - (1 << 64) if value >= (1 << 63) else value
+
+
+def due(runtime: Runtime, limit: int = 500) -> list[uuid.UUID]:
+    """Pending deliveries whose time has come (new, retrying, or stranded by a dead worker)."""
+    with runtime.session_factory() as session:
+        return list(
+            session.scalars(
+                select(Delivery.id)
+                .where(
+                    Delivery.status == "pending", Delivery.next_attempt_at <= runtime.clock.now()
+                )
+                .order_by(Delivery.next_attempt_at)
+                .limit(limit)
+            )
+        )

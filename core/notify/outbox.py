@@ -1,0 +1,116 @@
+"""The transactional outbox: deliveries are written in the same commit as the change they report.
+
+A process that dies right after committing loses nothing: the rows are there, and
+the worker's tick finds any that were never handed to the queue.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import event as sa_event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from core.events import DomainEvent
+from core.models import Delivery
+from core.notify.router import notifications_for
+from core.ports import Notification
+
+log = logging.getLogger(__name__)
+AfterCommit = Callable[[list[uuid.UUID], list[DomainEvent]], None]
+
+
+@dataclass
+class Outbox:
+    """Per app: what to do once deliveries are committed (hand them to the job queue)."""
+
+    after_commit: AfterCommit | None = None
+
+
+def stage(
+    session: Session, notifications: Iterable[Notification], now: datetime
+) -> list[uuid.UUID]:
+    """Insert deliveries; one whose dedupe key exists already is skipped (decided twice = once)."""
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    added: list[uuid.UUID] = []
+    for note in notifications:
+        statement = (
+            insert(Delivery)
+            .values(**_row(note, now))
+            .on_conflict_do_nothing(index_elements=["dedupe_key"])
+            .returning(Delivery.id)
+        )
+        new_id = session.execute(statement).scalar()
+        if new_id is not None:
+            added.append(new_id)
+    remember_for_queue(session, added)
+    return added
+
+
+def remember_for_queue(session: Session, delivery_ids: list[uuid.UUID]) -> None:
+    """Hand these deliveries to the queue once the session commits."""
+    session.info.setdefault("new_deliveries", []).extend(delivery_ids)
+
+
+def _row(note: Notification, now: datetime) -> dict[str, Any]:
+    return {
+        "id": uuid.uuid4(),
+        "dedupe_key": note.dedupe_key[:200],
+        "program_id": note.program_id,
+        "audience": note.audience,
+        "kind": note.kind,
+        "request_id": note.request_id,
+        "supporter_id": note.supporter_id,
+        "data": note.data,
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
+
+
+def bind_to_sessions() -> None:
+    """Install the commit hooks once per process; sessions opt in with info["outbox"]."""
+    if sa_event.contains(Session, "before_commit", _before_commit):
+        return
+    sa_event.listen(Session, "before_commit", _before_commit)
+    sa_event.listen(Session, "after_commit", _after_commit)
+    sa_event.listen(Session, "after_soft_rollback", _after_rollback)
+
+
+def _before_commit(session: Session) -> None:
+    if "outbox" not in session.info:
+        return
+    pending: list[DomainEvent] = session.info.get("pending_events") or []
+    routed = session.info.get("routed_events", 0)
+    if len(pending) <= routed:
+        return
+    session.flush()
+    for domain_event in pending[routed:]:
+        stage(session, notifications_for(session, domain_event), domain_event.at)
+    session.info["routed_events"] = len(pending)
+    session.info["committed_events"] = list(pending)
+
+
+def _after_commit(session: Session) -> None:
+    outbox: Outbox | None = session.info.get("outbox")
+    added = session.info.pop("new_deliveries", [])
+    committed = session.info.pop("committed_events", [])
+    session.info.pop("routed_events", None)
+    if outbox is None or outbox.after_commit is None or not (added or committed):
+        return
+    try:
+        outbox.after_commit(added, committed)
+    except Exception:  # the queue is down: the worker's tick picks the rows up later
+        log.warning("could not hand %d deliveries to the job queue; the tick will", len(added))
+
+
+def _after_rollback(session: Session, _previous: Any) -> None:
+    for key in ("new_deliveries", "committed_events", "routed_events"):
+        session.info.pop(key, None)

@@ -1,0 +1,48 @@
+"""Where a notification's recipient is reached: resolved at send time, never stored."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from core.models import Program, RequesterIdentity, SupporterContact
+from core.ports import Notification
+from core.services.access import Ctx
+
+
+def address_of(ctx: Ctx, notification: Notification, platform: str) -> str | None:
+    """The recipient's address on `platform` (e-mail, Slack user id, ...), or None.
+
+    Only the system role (workers, channels) may ask: this is where an encrypted
+    requester identity is opened, so it is never reachable over HTTP.
+    """
+    if ctx.principal.role != "system":
+        raise PermissionError("only the delivery worker resolves addresses")
+    if notification.audience == "supporter" and notification.supporter_id is not None:
+        return ctx.session.scalar(
+            select(SupporterContact.address)
+            .where(
+                SupporterContact.supporter_id == notification.supporter_id,
+                SupporterContact.platform == platform,
+            )
+            .order_by(SupporterContact.address)
+            .limit(1)
+        )
+    if notification.audience == "coordinator":
+        program = ctx.session.get(Program, notification.program_id)
+        return program.notify_email if program is not None and platform == "email" else None
+    if notification.audience == "requester" and notification.request_id is not None:
+        return _requester_address(ctx, notification, platform)
+    return None
+
+
+def _requester_address(ctx: Ctx, notification: Notification, platform: str) -> str | None:
+    row = ctx.session.scalar(
+        select(RequesterIdentity).where(RequesterIdentity.request_id == notification.request_id)
+    )
+    if row is None or ctx.cipher is None:  # purged after the retention window, or never given
+        return None
+    if row.platform == platform:
+        return ctx.cipher.decrypt(row.ciphertext)
+    if platform == "email" and row.email_ciphertext is not None:
+        return ctx.cipher.decrypt(row.email_ciphertext)
+    return None

@@ -1,0 +1,1 @@
+"""Fakes for tests: real servers on loopback (SMTP) and recording notification channels."""
