@@ -10,7 +10,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from core.channels.email import EmailChannel
-from core.clock import Clock
+from core.clock import Clock, OffsetFileClock
 from core.config import Settings, embedded_secrets, load_settings
 from core.crypto import IdentityCipher
 from core.db import make_engine, make_session_factory
@@ -59,7 +59,7 @@ def create_app(
         settings=config,
         engine=engine,
         session_factory=make_session_factory(engine, info={"bus": bus, "outbox": outbox}),
-        clock=clock or Clock(),
+        clock=clock or _clock(config),
         bus=bus,
         cipher=IdentityCipher(config.fernet_keys, config.secret_key.get_secret_value()),
     )
@@ -72,6 +72,12 @@ def create_app(
     _register_core(app)
     install(PluginHost(app, app.extensions["peerline"]), discover() if plugins is None else plugins)
     return app
+
+
+def _clock(config: Settings) -> Clock:
+    if config.env == "testing" and config.test_clock_file is not None:
+        return OffsetFileClock(config.test_clock_file)
+    return Clock()
 
 
 def _instance_path(config: Settings) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 
 class Clock:
@@ -29,3 +30,20 @@ class FrozenClock(Clock):
 
     def set(self, moment: datetime) -> None:
         self._now = moment.astimezone(UTC)
+
+
+class OffsetFileClock(Clock):
+    """Wall-clock time plus the seconds written in a file: tests move the clock of processes.
+
+    Honoured only with PEERLINE_ENV=testing; production refuses the setting.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def now(self) -> datetime:
+        try:
+            offset = float(self.path.read_text().strip() or 0)
+        except (FileNotFoundError, ValueError):
+            offset = 0.0
+        return datetime.now(UTC) + timedelta(seconds=offset)

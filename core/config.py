@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     )
     metrics_token: SecretStr | None = None
     delivery_max_attempts: int = Field(default=8, ge=1, le=30)
+    test_clock_file: Path | None = Field(
+        None, description="Testing only: a file of seconds added to the clock of every process"
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -116,6 +119,8 @@ def _check_production(settings: Settings) -> None:
     ]
     if missing:
         raise ConfigError("production mode needs " + ", ".join(missing))
+    if settings.test_clock_file is not None:
+        raise ConfigError("PEERLINE_TEST_CLOCK_FILE: only for PEERLINE_ENV=testing")
     assert settings.secret_key is not None
     if len(settings.secret_key.get_secret_value()) < MIN_SECRET_KEY_LENGTH:
         raise ConfigError(

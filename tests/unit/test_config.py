@@ -73,3 +73,29 @@ def test_cli_reports_a_configuration_error_in_one_line(monkeypatch, tmp_path):
     assert result.exit_code == 2
     assert "configuration error: production mode needs PEERLINE_SECRET_KEY" in result.output
     assert "Traceback" not in result.output
+
+
+def test_the_test_clock_is_refused_in_production(tmp_path):
+    with pytest.raises(
+        ConfigError, match="PEERLINE_TEST_CLOCK_FILE: only for PEERLINE_ENV=testing"
+    ):
+        load_settings({**PRODUCTION, "test_clock_file": str(tmp_path / "clock")})
+
+
+def test_smtp_url_must_name_its_scheme_and_is_never_echoed():
+    with pytest.raises(ConfigError) as caught:
+        load_settings({"smtp_url": "mail.example.org:587?password=hunter22"})
+    assert "PEERLINE_SMTP_URL" in caught.value.message
+    assert "hunter22" not in caught.value.message
+
+
+def test_offset_file_clock_moves_processes_forward(tmp_path):
+    from datetime import UTC, datetime, timedelta
+
+    from core.clock import OffsetFileClock
+
+    clock = OffsetFileClock(tmp_path / "clock")
+    before = datetime.now(UTC)
+    assert before <= clock.now() < before + timedelta(minutes=1), "no file: wall time"
+    (tmp_path / "clock").write_text("86400")
+    assert clock.now() >= before + timedelta(days=1)
