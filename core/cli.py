@@ -171,8 +171,10 @@ def sweep() -> None:
 @with_appcontext
 def worker(threads: int, tick_seconds: float) -> None:
     """Send notifications and run timers (offer timeouts, reminders, retention) until stopped."""
+    from core.logs import configure
     from core.worker import run_worker
 
+    configure(runtime(current_app).settings.log_level)
     run_worker(current_app._get_current_object(), threads, tick_seconds)  # type: ignore[attr-defined]
 
 
@@ -256,8 +258,11 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
     """Run the production server (gunicorn) with the PEERLINE_* settings."""
     from gunicorn.app.base import BaseApplication
 
+    from core.logs import configure
+
     _check_port_free(host, port)
     app = _create_app()
+    configure(runtime(app).settings.log_level)
 
     class Server(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:

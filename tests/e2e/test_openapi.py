@@ -13,6 +13,8 @@ from flask.testing import FlaskClient
 from jsonschema import Draft202012Validator
 from werkzeug.test import TestResponse
 
+from core.notify import deliveries
+from core.runtime import runtime
 from tests.helpers import EVERY_WEEKDAY, auth, issue_token, make_world
 
 PREFIX = "/api/v1"
@@ -28,9 +30,12 @@ class DocumentedClient(FlaskClient):
         response = super().open(*args, **kwargs)
         request = response.request
         if request.path.startswith(PREFIX) and request.path not in (
-                f"{PREFIX}/openapi.json", f"{PREFIX}/docs"):
-            found = check_response(document(self.application), request.method, request.path,
-                                   response)
+            f"{PREFIX}/openapi.json",
+            f"{PREFIX}/docs",
+        ):
+            found = check_response(
+                document(self.application), request.method, request.path, response
+            )
             if found is not None:
                 self.seen.append((request.method, found, response.status_code))
         return response
@@ -56,8 +61,12 @@ def document(app: Flask) -> dict[str, Any]:
 
 
 def operations(doc: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
-    return {(method.upper(), path): op for path, item in doc["paths"].items()
-            for method, op in item.items() if method in METHODS}
+    return {
+        (method.upper(), path): op
+        for path, item in doc["paths"].items()
+        for method, op in item.items()
+        if method in METHODS
+    }
 
 
 def template_of(doc: dict[str, Any], path: str) -> str | None:
@@ -68,8 +77,9 @@ def template_of(doc: dict[str, Any], path: str) -> str | None:
     return None
 
 
-def check_response(doc: dict[str, Any], method: str, path: str,
-                   response: TestResponse) -> str | None:
+def check_response(
+    doc: dict[str, Any], method: str, path: str, response: TestResponse
+) -> str | None:
     """Fail unless the status is documented and the body validates; returns the path template."""
     assert response.status_code < 500, (method, path, response.status_code, response.json)
     template = template_of(doc, path)
@@ -81,7 +91,8 @@ def check_response(doc: dict[str, Any], method: str, path: str,
     documented = op["responses"].get(str(response.status_code))
     assert documented is not None, (
         f"{method} {template} answered {response.status_code}, which is not documented: "
-        f"{response.get_data(as_text=True)[:300]}")
+        f"{response.get_data(as_text=True)[:300]}"
+    )
     content = documented.get("content", {}).get("application/json")
     if content is None:
         assert response.get_data() == b"", (method, template, response.status_code)
@@ -99,8 +110,8 @@ def validate(doc: dict[str, Any], schema: dict[str, Any], instance: Any) -> None
         components = copy.deepcopy(doc["components"])
         _close(components)
         validators[key] = Draft202012Validator(
-            {**schema, "components": components},
-            format_checker=Draft202012Validator.FORMAT_CHECKER)
+            {**schema, "components": components}, format_checker=Draft202012Validator.FORMAT_CHECKER
+        )
     errors = sorted(validators[key].iter_errors(instance), key=lambda e: list(e.absolute_path))
     assert not errors, "; ".join(f"{list(e.absolute_path)}: {e.message}" for e in errors[:5])
 
@@ -159,7 +170,8 @@ def test_document_is_valid_openapi_3_1(client):
         for code, response in op["responses"].items():
             if not code.startswith("2"):
                 assert response["content"]["application/json"]["schema"] == {
-                    "$ref": "#/components/schemas/Error"}, (method, path, code)
+                    "$ref": "#/components/schemas/Error"
+                }, (method, path, code)
         if "requestBody" in op:
             assert {"400", "413", "415", "422"} <= set(op["responses"]), (method, path)
         if op["x-roles"] != ["anonymous"]:
@@ -182,7 +194,11 @@ def test_error_answers_carry_their_http_headers(client):
     assert missing.headers["WWW-Authenticate"].startswith("Bearer")
     wrong = client.delete(f"{PREFIX}/programs")
     assert wrong.status_code == 405 and set(wrong.headers["Allow"].split(", ")) == {
-        "GET", "HEAD", "OPTIONS", "POST"}
+        "GET",
+        "HEAD",
+        "OPTIONS",
+        "POST",
+    }
     assert wrong.json["error"]["code"] == "method_not_allowed"
 
 
@@ -196,7 +212,9 @@ def test_every_operation_answers_as_documented(app, client):
         op = doc["paths"][path][method.lower()]
         if 200 <= status < 300:
             assert [c for c in op["responses"] if c.startswith("2")] == [str(status)], (
-                method, path)
+                method,
+                path,
+            )
 
 
 def _tour(app: Flask, client: DocumentedClient) -> None:
@@ -211,8 +229,19 @@ def _tour(app: Flask, client: DocumentedClient) -> None:
         assert response.status_code == status, (response.request.path, response.json)
         return response.json
 
-    ok(client.post(f"{api}/programs", json={"slug": "globex", "name": "Globex", "kind": "school",
-                                             "time_zone": "America/New_York"}, headers=root), 201)
+    ok(
+        client.post(
+            f"{api}/programs",
+            json={
+                "slug": "globex",
+                "name": "Globex",
+                "kind": "school",
+                "time_zone": "America/New_York",
+            },
+            headers=root,
+        ),
+        201,
+    )
     ok(client.get(f"{api}/programs", headers=admin))
     ok(client.get(f"{api}/programs/acme", headers=admin))
     ok(client.patch(f"{api}/programs/acme", json={"name": "Acme Corp."}, headers=admin))
@@ -222,63 +251,159 @@ def _tour(app: Flask, client: DocumentedClient) -> None:
     ok(client.get(f"{api}/supporters?status=active", headers=admin))
     ok(client.get(f"{api}/supporters/{fox['id']}", headers=admin))
     ok(client.patch(f"{api}/supporters/{fox['id']}", json={"weekly_cap": 6}, headers=admin))
-    training = ok(client.post(f"{api}/supporters/{fox['id']}/trainings", json={
-        "name": "Peer basics", "completed_on": "2026-01-10", "expires_on": "2029-01-10"},
-        headers=coordinator), 201)
+    training = ok(
+        client.post(
+            f"{api}/supporters/{fox['id']}/trainings",
+            json={"name": "Peer basics", "completed_on": "2026-01-10", "expires_on": "2029-01-10"},
+            headers=coordinator,
+        ),
+        201,
+    )
     ok(client.get(f"{api}/supporters/{fox['id']}/trainings", headers=coordinator))
-    ok(client.delete(f"{api}/supporters/{fox['id']}/trainings/{training['id']}",
-                     headers=coordinator), 204)
+    ok(
+        client.delete(
+            f"{api}/supporters/{fox['id']}/trainings/{training['id']}", headers=coordinator
+        ),
+        204,
+    )
     ok(client.get(f"{api}/supporters/{fox['id']}/availability", headers=coordinator))
-    override = ok(client.post(f"{api}/supporters/{owl['id']}/overrides", json={
-        "date": "2026-03-20", "available": False}, headers=coordinator), 201)
+    override = ok(
+        client.post(
+            f"{api}/supporters/{owl['id']}/overrides",
+            json={"date": "2026-03-20", "available": False},
+            headers=coordinator,
+        ),
+        201,
+    )
     ok(client.get(f"{api}/supporters/{owl['id']}/overrides?since=2026-03-01", headers=admin))
-    ok(client.delete(f"{api}/supporters/{owl['id']}/overrides/{override['id']}",
-                     headers=coordinator), 204)
+    ok(
+        client.delete(
+            f"{api}/supporters/{owl['id']}/overrides/{override['id']}", headers=coordinator
+        ),
+        204,
+    )
     ok(client.post(f"{api}/supporters/{owl['id']}/pause", headers=coordinator))
     ok(client.post(f"{api}/supporters/{owl['id']}/resume", headers=coordinator))
-    token = ok(client.post(f"{api}/tokens", json={"role": "supporter", "name": "fox bot",
-                                                   "supporter_id": fox["id"]}, headers=admin), 201)
+    token = ok(
+        client.post(
+            f"{api}/tokens",
+            json={"role": "supporter", "name": "fox bot", "supporter_id": fox["id"]},
+            headers=admin,
+        ),
+        201,
+    )
     ok(client.get(f"{api}/tokens", headers=admin))
     fox_token = auth(token["token"])
 
-    now = ok(client.post(f"{api}/requests", json={
-        "program": "acme", "topic": "stress", "urgency": "now", "mode": "text",
-        "language": "en", "note": "a hard week"}), 201)
+    now = ok(
+        client.post(
+            f"{api}/requests",
+            json={
+                "program": "acme",
+                "topic": "stress",
+                "urgency": "now",
+                "mode": "text",
+                "language": "en",
+                "note": "a hard week",
+            },
+        ),
+        201,
+    )
     offers = ok(client.get(f"{api}/offers?status=pending", headers=fox_token))
     [mine] = [o for o in offers if o["request_id"] == now["id"]]
-    owl_offers = ok(client.get(f"{api}/offers?program=acme&supporter={owl['id']}",
-                               headers=service))
+    owl_offers = ok(client.get(f"{api}/offers?program=acme&supporter={owl['id']}", headers=service))
     ok(client.post(f"{api}/offers/{owl_offers[0]['id']}/decline", headers=service))
     ok(client.post(f"{api}/offers/{mine['id']}/accept", headers=fox_token))
     ok(client.get(f"{api}/requests/{now['id']}/assigned", headers=fox_token))
     ok(client.post(f"{api}/requests/{now['id']}/start-chat", headers=fox_token))
-    ok(client.post(f"{api}/requests/{now['id']}/close", json={"outcome": "completed"},
-                   headers=fox_token))
-    ok(client.post(f"{api}/requests/{now['id']}/feedback", json={"rating": 5},
-                   headers=auth(now["token"])), 204)
+    ok(
+        client.post(
+            f"{api}/requests/{now['id']}/close", json={"outcome": "completed"}, headers=fox_token
+        )
+    )
+    ok(
+        client.post(
+            f"{api}/requests/{now['id']}/feedback", json={"rating": 5}, headers=auth(now["token"])
+        ),
+        204,
+    )
 
     found = ok(client.get(f"{api}/slots?program=acme&tz=America/New_York&supporter={owl['id']}"))
     first, second = found["slots"][0], found["slots"][1]
-    later = ok(client.post(f"{api}/requests", json={
-        "program": "acme", "topic": "general", "urgency": "scheduled", "mode": "video",
-        "language": "en"}, headers=service), 201)
-    booking = ok(client.post(f"{api}/bookings", json={
-        "request_id": later["id"], "supporter_id": owl["id"], "starts_at": first["starts_at"]},
-        headers=auth(later["token"])), 201)
+    later = ok(
+        client.post(
+            f"{api}/requests",
+            json={
+                "program": "acme",
+                "topic": "general",
+                "urgency": "scheduled",
+                "mode": "video",
+                "language": "en",
+            },
+            headers=service,
+        ),
+        201,
+    )
+    booking = ok(
+        client.post(
+            f"{api}/bookings",
+            json={
+                "request_id": later["id"],
+                "supporter_id": owl["id"],
+                "starts_at": first["starts_at"],
+            },
+            headers=auth(later["token"]),
+        ),
+        201,
+    )
     ok(client.get(f"{api}/requests/{later['id']}?locale=es", headers=auth(later["token"])))
     ok(client.get(f"{api}/bookings?status=confirmed", headers=coordinator))
     ok(client.get(f"{api}/bookings/{booking['id']}", headers=coordinator))
-    ok(client.post(f"{api}/bookings/{booking['id']}/reschedule",
-                   json={"starts_at": second["starts_at"]}, headers=service))
-    ok(client.post(f"{api}/bookings/{booking['id']}/cancel", json={"reason": "clash"},
-                   headers=auth(later["token"])))
-    withdrawn = ok(client.post(f"{api}/requests", json={
-        "program": "acme", "topic": "grief", "urgency": "scheduled", "mode": "text",
-        "language": "es"}), 201)
-    ok(client.post(f"{api}/requests/{withdrawn['id']}/cancel", json={},
-                   headers=auth(withdrawn["token"])))
-    ok(client.put(f"{api}/supporters/{fox['id']}/availability", json={"weekly": [
-        {"weekday": "sat", "start": "10:00", "end": "12:00"}]}, headers=fox_token))
+    ok(
+        client.post(
+            f"{api}/bookings/{booking['id']}/reschedule",
+            json={"starts_at": second["starts_at"]},
+            headers=service,
+        )
+    )
+    ok(
+        client.post(
+            f"{api}/bookings/{booking['id']}/cancel",
+            json={"reason": "clash"},
+            headers=auth(later["token"]),
+        )
+    )
+    withdrawn = ok(
+        client.post(
+            f"{api}/requests",
+            json={
+                "program": "acme",
+                "topic": "grief",
+                "urgency": "scheduled",
+                "mode": "text",
+                "language": "es",
+            },
+        ),
+        201,
+    )
+    ok(
+        client.post(
+            f"{api}/requests/{withdrawn['id']}/cancel", json={}, headers=auth(withdrawn["token"])
+        )
+    )
+    ok(
+        client.put(
+            f"{api}/supporters/{fox['id']}/availability",
+            json={"weekly": [{"weekday": "sat", "start": "10:00", "end": "12:00"}]},
+            headers=fox_token,
+        )
+    )
     ok(client.post(f"{api}/supporters/{owl['id']}/offboard", headers=admin))
     ok(client.post(f"{api}/tokens/{token['id']}/revoke", headers=admin), 204)
     ok(client.get(f"{api}/audit?limit=500&from=2026-03-01T00:00:00Z", headers=coordinator))
+    current = runtime(app)
+    for delivery_id in deliveries.due(current):  # no channel is installed: each goes dead
+        deliveries.attempt(current, delivery_id)
+    ok(client.get(f"{api}/deliveries/summary?program=acme", headers=coordinator))
+    dead = ok(client.get(f"{api}/deliveries/dead?program=acme", headers=coordinator))
+    ok(client.post(f"{api}/deliveries/{dead[0]['id']}/retry", headers=admin), 204)

@@ -1,0 +1,56 @@
+"""Structured logs: one JSON object per line, with a last-line filter against leaked secrets.
+
+Nothing in PeerLine logs identities, notes or secrets on purpose (a test scans for
+them); the filter is the second line of defence for what a library might print.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from datetime import UTC, datetime
+
+REDACTIONS = (
+    (re.compile(r"\bpl[tr]_[A-Za-z0-9_\-]{8,}"), "[token]"),
+    (re.compile(r"(?i)\bbearer\s+\S+"), "Bearer [token]"),
+    (re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)+"), "[address]"),
+    (re.compile(r"(?i)(smtps?://[^:/@\s]*:)[^@\s]+@"), r"\1[secret]@"),
+)
+STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+
+
+def redact(text: str) -> str:
+    for pattern, replacement in REDACTIONS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+class JsonFormatter(logging.Formatter):
+    """time, level, logger, message, any `extra=` fields, and the exception type if any."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, object] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": redact(record.getMessage()),
+        }
+        for key, value in vars(record).items():
+            if key not in STANDARD and not key.startswith("_"):
+                entry[key] = value if isinstance(value, int | float | bool) else redact(str(value))
+        if record.exc_info and record.exc_info[1] is not None:
+            entry["error"] = type(record.exc_info[1]).__name__
+            entry["trace"] = redact(self.formatException(record.exc_info))
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def configure(level: str) -> None:
+    """JSON lines on stderr for every logger (ours, gunicorn's, huey's)."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.WARNING)
+    for name in ("core", "integrations", "lms", "huey"):
+        logging.getLogger(name).setLevel(level)
