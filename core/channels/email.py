@@ -135,7 +135,10 @@ class EmailChannel:
     def _send(self, relay: Relay, message: EmailMessage, address: str) -> DeliveryResult:
         """One SMTP session; the message counts as sent once the server accepts DATA."""
         smtp: smtplib.SMTP | None = None
-        context = self._tls_context()
+        try:
+            context = self._tls_context()
+        except OSError:  # ssl.SSLError too: a bundle that is missing or not PEM needs an operator
+            return _permanent("PEERLINE_SMTP_CA_FILE could not be read as a PEM CA bundle")
         try:
             smtp = self._connect(relay, context)
             refused = _secure(smtp, relay, context)

@@ -204,7 +204,9 @@ def test_admins_see_the_dead_letter_count_and_can_retry(app, client, chat):
     assert summary.status_code == 200 and summary.json["dead"] == 1
     [letter] = client.get("/api/v1/deliveries/dead?program=acme", headers=admin).json
     assert (letter["kind"], letter["supporter_alias"], letter["last_error"]) == (
-        "offer_made", "Ash", "HTTP 404"
+        "offer_made",
+        "Ash",
+        "HTTP 404",
     )
     assert "request_id" not in letter and "data" not in letter, "no per-request data for admins"
     supporter = {"Authorization": f"Bearer {world.supporter_token('Ash')}"}
