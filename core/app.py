@@ -66,7 +66,7 @@ def create_app(
     app.extensions["peerline"] = current
     current.jobs = Jobs(current, make_huey(config.redis_url, Path(app.instance_path)))
     outbox.after_commit = current.jobs.after_commit
-    if config.smtp_url is not None:
+    if config.smtp_url is not None or config.mail_folder is not None:
         current.add_channel(EmailChannel(current))
     app.teardown_appcontext(close_db_session)
     _register_core(app)

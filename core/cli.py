@@ -210,11 +210,17 @@ def _demo_app(instance: str | None) -> Flask:
     folder.mkdir(parents=True, exist_ok=True)
     database = folder / "demo.sqlite3"
     stale_files = [database, Path(f"{database}-wal"), Path(f"{database}-shm")]
-    for stale in [*stale_files, folder / "jobs.sqlite3"]:
+    stale_files += [folder / "jobs.sqlite3", *(folder / "mail").glob("*.eml")]
+    for stale in stale_files:
         stale.unlink(missing_ok=True)
-    app = create_app(
-        {"database_url": f"sqlite:///{database}", "env": "development", "instance_path": folder}
-    )
+    settings: dict[str, object] = {
+        "database_url": f"sqlite:///{database}",
+        "env": "development",
+        "instance_path": folder,
+    }
+    if not os.environ.get("PEERLINE_SMTP_URL"):
+        settings["mail_folder"] = folder / "mail"  # e-mails to open, instead of a relay
+    app = create_app(settings)
     migrations.upgrade(runtime(app).engine)
     return app
 
@@ -232,7 +238,7 @@ def demo(host: str, port: int, instance: str | None) -> None:
 
     _check_port_free(host, port)
     app = _demo_app(instance)
-    click.echo(banner(f"http://{host}:{port}", seed(app)))
+    click.echo(banner(f"http://{host}:{port}", seed(app), runtime(app).settings.mail_folder))
     start_in_process(app)
     run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
 

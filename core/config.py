@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     smtp_ca_file: Path | None = Field(
         None, description="Extra CA bundle trusted for the SMTP relay (private relays, tests)"
     )
+    mail_folder: Path | None = Field(
+        None, description="Development: write e-mails as .eml files here instead of sending them"
+    )
     metrics_token: SecretStr | None = None
     delivery_max_attempts: int = Field(default=8, ge=1, le=30)
     test_clock_file: Path | None = Field(
@@ -121,6 +124,8 @@ def _check_production(settings: Settings) -> None:
         raise ConfigError("production mode needs " + ", ".join(missing))
     if settings.test_clock_file is not None:
         raise ConfigError("PEERLINE_TEST_CLOCK_FILE: only for PEERLINE_ENV=testing")
+    if settings.mail_folder is not None:
+        raise ConfigError("PEERLINE_MAIL_FOLDER: development only; set PEERLINE_SMTP_URL")
     assert settings.secret_key is not None
     if len(settings.secret_key.get_secret_value()) < MIN_SECRET_KEY_LENGTH:
         raise ConfigError(

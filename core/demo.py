@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
@@ -217,7 +218,13 @@ def seed(app: Flask) -> DemoTokens:
         )
 
 
-def banner(base: str, demo: DemoTokens) -> str:
+def banner(base: str, demo: DemoTokens, mail_folder: Path | None = None) -> str:
+    mail = (
+        f"\nE-mails (with calendar invites) are written to {mail_folder}/ as .eml files;\n"
+        "open them in any mail program. Set PEERLINE_SMTP_URL to send them instead.\n"
+        if mail_folder is not None
+        else ""
+    )
     return f"""
 PeerLine demo is running on {base}  (SQLite, demo data; stop with Ctrl+C)
 
@@ -239,4 +246,4 @@ Try it:
   curl -s -X POST {base}/api/v1/requests -H 'Content-Type: application/json' \\
        -d '{{"program":"acme","topic":"stress","urgency":"now","mode":"text","language":"en"}}'
   curl -s {base}/api/v1/offers?program=acme -H 'Authorization: Bearer {demo.supporter}'
-"""
+{mail}"""

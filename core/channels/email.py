@@ -10,6 +10,7 @@ date and time in the text and HTML bodies.
 
 from __future__ import annotations
 
+import hashlib
 import smtplib
 import ssl
 from contextlib import suppress
@@ -78,13 +79,16 @@ class EmailChannel:
 
     def can_reach(self, notification: Notification) -> bool:
         """E-mail has no cards to update, and needs a relay and an address on record."""
-        if notification.kind in kinds.OPTIONAL or self._settings.smtp_url is None:
+        configured = self._settings.smtp_url is not None or self._settings.mail_folder is not None
+        if notification.kind in kinds.OPTIONAL or not configured:
             return False
         return self._address(notification) is not None
 
     def deliver(self, notification: Notification) -> DeliveryResult:
         """Send once; every expected fault becomes a result, never an exception."""
         if self._settings.smtp_url is None:
+            if self._settings.mail_folder is not None:
+                return self._write_to_folder(notification)
             return _permanent("e-mail is not configured (PEERLINE_SMTP_URL is not set)")
         try:
             relay = parse_relay(self._settings.smtp_url.get_secret_value())
@@ -98,6 +102,20 @@ class EmailChannel:
         except (KeyError, ValueError, TypeError, AttributeError) as error:
             return _permanent(f"cannot write a {notification.kind} e-mail ({_what(error)})")
         return self._send(relay, message, address)
+
+    def _write_to_folder(self, notification: Notification) -> DeliveryResult:
+        """Development: the message as an .eml file (invite included), for a person to open."""
+        folder = self._settings.mail_folder
+        assert folder is not None
+        address = self._address(notification)
+        if address is None:
+            return _permanent("no e-mail address on record")
+        message = self._compose(notification, address)
+        folder.mkdir(parents=True, exist_ok=True)
+        stamp = self._runtime.clock.now().strftime("%Y%m%dT%H%M%S")
+        digest = hashlib.sha256(notification.dedupe_key.encode()).hexdigest()[:8]
+        (folder / f"{stamp}-{notification.kind}-{digest}.eml").write_bytes(message.as_bytes())
+        return DeliveryResult(delivered=True, detail="written to the mail folder")
 
     def _address(self, notification: Notification) -> str | None:
         ctx = self._runtime.system_ctx()

@@ -6,6 +6,7 @@ import re
 import socket
 import subprocess
 import sys
+import time
 
 import requests
 from cryptography.fernet import Fernet
@@ -38,6 +39,12 @@ def test_demo_serves_seeded_data_and_prints_working_tokens(tmp_path):
             json=request_body(),
         )
         assert made.status_code == 201 and made.json()["status"] == "offered", made.json()
+        mail = tmp_path / "instance" / "mail"
+        deadline = time.monotonic() + 30
+        while not list(mail.glob("*offer_made*.eml")) and time.monotonic() < deadline:
+            time.sleep(0.1)  # the demo's own worker sends in the background
+        [offer, *_] = sorted(mail.glob("*offer_made*.eml"))
+        assert "Subject: New peer chat request" in offer.read_text()
         assert requests.get(f"{base}/readyz", timeout=5).status_code == 200
 
 
