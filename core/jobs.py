@@ -89,6 +89,7 @@ class Jobs:
             ("training notices", timers.training_notices),
             ("feedback prompts", timers.feedback_prompts),
             ("requests purged", retention.purge_expired),
+            ("messages forgotten", retention.purge_finished_deliveries),
             ("idempotency records forgotten", retention.purge_idempotency_records),
         ]
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import delete, select
 
-from core.models import IdempotencyRecord, Program, RequesterIdentity, SupportRequest
+from core.models import Delivery, IdempotencyRecord, Program, RequesterIdentity, SupportRequest
 from core.services.access import Ctx
 
 
@@ -43,3 +43,24 @@ def purge_idempotency_records(ctx: Ctx, keep_for: timedelta = timedelta(hours=24
     )
     ctx.session.commit()
     return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def purge_finished_deliveries(ctx: Ctx) -> int:
+    """Forget sent, skipped and dead messages after the program's retention window.
+
+    Their snapshots hold request aliases, topics and session times; a dead letter
+    nobody retried within the window goes too.
+    """
+    count = 0
+    for program in ctx.session.scalars(select(Program)):
+        cutoff = ctx.now - timedelta(days=program.retention_days)
+        result = ctx.session.execute(
+            delete(Delivery).where(
+                Delivery.program_id == program.id,
+                Delivery.status != "pending",
+                Delivery.finished_at <= cutoff,
+            )
+        )
+        count += int(result.rowcount)  # type: ignore[attr-defined]
+    ctx.session.commit()
+    return count

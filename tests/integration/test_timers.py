@@ -197,3 +197,14 @@ def test_timers_on_several_workers_at_once_decide_each_message_once(
     assert reminders(chat) == [("requester", 1440), ("supporter", 1440)]
     with system_ctx(app).session:
         assert len(rows(app, kind="booking_reminder")) == 2
+
+
+def test_finished_messages_are_forgotten_after_the_retention_window(app, client, clock, chat):
+    booked_world(app, client, retention_days=7)
+    assert len(rows(app, status="sent")) == 2
+    clock.advance(days=6)
+    run(app)
+    assert len(rows(app, kind="booking_confirmed")) == 2, "kept within the window"
+    clock.advance(days=2)
+    run(app)
+    assert rows(app, kind="booking_confirmed") == [], "snapshots (aliases, times) are gone"
