@@ -157,9 +157,12 @@ def supporters_export(program_slug: str, output: Any) -> None:
 @with_appcontext
 def sweep() -> None:
     """Run every timer once and queue what is due (the worker does this by itself)."""
+    from datetime import timedelta
+
     from core.worker import jobs_of
 
-    done = jobs_of(current_app._get_current_object()).tick()  # type: ignore[attr-defined]
+    jobs = jobs_of(current_app._get_current_object())  # type: ignore[attr-defined]
+    done = jobs.tick(stranded_after=timedelta(0))
     click.echo(", ".join(f"{count} {name}" for name, count in done.items()))
 
 

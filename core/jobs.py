@@ -11,7 +11,7 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 QUEUE_NAME = "peerline"
+STRANDED_AFTER = timedelta(seconds=30)
+"""Longer than a queued job takes to start, so the tick does not queue what is on its way."""
 
 
 def make_huey(redis_url: str | None, instance_path: Path) -> Huey:
@@ -43,7 +45,7 @@ class Jobs:
         self.runtime = runtime
         self.huey = huey
         self.deliver_task = huey.task(name="peerline.deliver")(self.deliver)
-        self.tick_task = huey.task(name="peerline.tick")(self.tick)
+        self.expiry_task = huey.task(name="peerline.expire_offers")(self.expire_offers)
 
     def deliver(self, delivery_id: str) -> str:
         """Send one delivery if due; a retry is queued for the time the outcome names."""
@@ -66,10 +68,20 @@ class Jobs:
         deadlines = {e.expires_at for e in committed if isinstance(e, events.OfferMade)}
         for deadline in sorted(deadlines):
             delay = max((deadline - self.runtime.clock.now()).total_seconds(), 0.0)
-            self.tick_task.schedule(delay=delay + 1)
+            self.expiry_task.schedule(delay=delay + 1)
 
-    def tick(self) -> dict[str, int]:
-        """Run every timer once, then queue (or, with the queue down, send) what is due."""
+    def expire_offers(self) -> int:
+        """At an offer's deadline: move it on now rather than at the next tick."""
+        ctx = self.runtime.system_ctx()
+        with ctx.session:
+            return matching.expire_offers(ctx)
+
+    def tick(self, stranded_after: timedelta = STRANDED_AFTER) -> dict[str, int]:
+        """Run every timer once, then queue (or, with the queue down, send) what is stranded.
+
+        A delivery is stranded when it has been due for `stranded_after` and is still
+        pending: its job was lost (a killed worker, a queue outage) or never made.
+        """
         done: dict[str, int] = {}
         for name, step in self.steps():
             ctx = self.runtime.system_ctx()
@@ -78,7 +90,7 @@ class Jobs:
                     done[name] = step(ctx)
             except Exception:  # one failing timer must not stop the others
                 log.exception("timer %s failed", name)
-        done["deliveries due"] = self._dispatch_due()
+        done["deliveries stranded"] = self._dispatch_stranded(stranded_after)
         return done
 
     def steps(self) -> list[tuple[str, Callable[[Any], int]]]:
@@ -93,8 +105,8 @@ class Jobs:
             ("idempotency records forgotten", retention.purge_idempotency_records),
         ]
 
-    def _dispatch_due(self) -> int:
-        due = deliveries.due(self.runtime)
+    def _dispatch_stranded(self, stranded_after: timedelta) -> int:
+        due = deliveries.due(self.runtime, stranded_after)
         for position, delivery_id in enumerate(due):
             try:
                 self.enqueue(str(delivery_id))
@@ -126,11 +138,13 @@ def start_ticker(jobs: Jobs, every_seconds: float) -> threading.Event:
     stop = threading.Event()
 
     def loop() -> None:
+        stranded_after = timedelta(0)  # at start-up, whatever a dead worker left is stranded
         while True:
             try:
-                jobs.tick()
+                jobs.tick(stranded_after)
             except Exception:
                 log.exception("tick failed")
+            stranded_after = STRANDED_AFTER
             if stop.wait(every_seconds):
                 return
 

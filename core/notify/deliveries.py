@@ -210,14 +210,15 @@ def _lock_key(delivery_id: uuid.UUID) -> int:
     return value - (1 << 64) if value >= (1 << 63) else value
 
 
-def due(runtime: Runtime, limit: int = 500) -> list[uuid.UUID]:
-    """Pending deliveries whose time has come (new, retrying, or stranded by a dead worker)."""
+def due(runtime: Runtime, overdue: timedelta = timedelta(0), limit: int = 500) -> list[uuid.UUID]:
+    """Pending deliveries whose time came at least `overdue` ago, oldest first."""
     with runtime.session_factory() as session:
         return list(
             session.scalars(
                 select(Delivery.id)
                 .where(
-                    Delivery.status == "pending", Delivery.next_attempt_at <= runtime.clock.now()
+                    Delivery.status == "pending",
+                    Delivery.next_attempt_at <= runtime.clock.now() - overdue,
                 )
                 .order_by(Delivery.next_attempt_at)
                 .limit(limit)
