@@ -78,9 +78,10 @@ class EmailChannel:
         return self._runtime.settings
 
     def can_reach(self, notification: Notification) -> bool:
-        """E-mail has no cards to update, and needs a relay and an address on record."""
+        """Core kinds only (no card updates, no plugin kinds), with a relay and an address."""
         configured = self._settings.smtp_url is not None or self._settings.mail_folder is not None
-        if notification.kind in kinds.OPTIONAL or not configured:
+        wanted = notification.kind in kinds.KINDS and notification.kind not in kinds.OPTIONAL
+        if not wanted or not configured:
             return False
         return self._address(notification) is not None
 

@@ -227,6 +227,7 @@ def _nobody_free(n: Notification, _zone: ZoneInfo, _invite: bool) -> Content:
     said = [f"No peer supporter is free right now. We will keep trying for {wait}."]
     if n.data.get("can_book"):
         said.append("If you would rather not wait, you can book a time that suits you.")
+    said.append("Other help, including the support lines below, is there for you meanwhile.")
     return Content("Nobody is free just now", tuple(said))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -260,3 +261,35 @@ def test_metrics_can_require_a_token(database_url, tmp_path, clock):
     assert client.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401
     assert metric_values(client, {"Authorization": f"Bearer {'m' * 32}"})
     runtime(app).engine.dispose()
+
+
+def test_a_plugin_queues_its_own_message_durably_and_once(app, client, chat):
+    from core.ports import Notification
+    from core.services import outbound
+
+    world = world_with(app, client, "Ash")
+    supporter_id = uuid.UUID(world.supporters["Ash"]["id"])
+    ctx = system_ctx(app)
+    with ctx.session:
+        program_id = _program_id(ctx)
+        relay = Notification(
+            dedupe_key="relay:chat-1:line-1",
+            program_id=program_id,
+            audience="supporter",
+            kind="relay_line",
+            supporter_id=supporter_id,
+            data={"text": "hello"},
+        )
+        assert len(outbound.queue(ctx, [relay, relay])) == 1, "one key, one message"
+        ctx.session.rollback()
+    assert rows(app, kind="relay_line") == [], "nothing is queued unless the caller commits"
+    with ctx.session:
+        outbound.queue(ctx, [relay])
+        ctx.session.commit()
+    assert drain(app) == ["sent"] and chat.kinds() == ["relay_line"]
+
+
+def _program_id(ctx):
+    from core.models import Program
+
+    return ctx.session.scalars(select(Program.id)).one()

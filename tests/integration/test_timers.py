@@ -3,22 +3,31 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from datetime import datetime
 
 import pytest
 
+from core.channels.email_messages import build_message
+from core.notify import kinds
 from core.runtime import runtime
 from tests.conftest import make_app
 from tests.fakes.channel import RecordingChannel
 from tests.helpers import EVERY_WEEKDAY, auth, make_world, request_body, system_ctx
 from tests.integration.test_deliveries import drain, rows
 
+SENDER = "PeerLine <peerline@acme.test>"
 THURSDAY_11 = "2026-03-05T11:00:00+00:00"  # the clock starts on Wednesday 09:00 UTC
 
 
 @pytest.fixture
-def chat() -> RecordingChannel:
-    return RecordingChannel()
+def chat(clock) -> Iterator[RecordingChannel]:
+    """The chat channel; afterwards, every message it got must also render as an e-mail."""
+    channel = RecordingChannel()
+    yield channel
+    for note in channel.sent:
+        if note.kind not in kinds.OPTIONAL:
+            build_message(note, sender=SENDER, recipient="reader@acme.test", now=clock.now())
 
 
 @pytest.fixture
