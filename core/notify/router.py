@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core import events
-from core.models import Booking, Program, RequesterIdentity, Supporter, SupportRequest
+from core.models import Booking, Offer, Program, RequesterIdentity, Supporter, SupportRequest
 from core.ports import Audience, Notification
 from core.schemas.programs import NOT_A_CRISIS_SERVICE
 from core.services.programs import crisis_resources_for
@@ -135,8 +135,6 @@ def _offer_accepted(session: Session, event: events.OfferAccepted) -> list[Notif
 def _offer_closed(
     session: Session, request: SupportRequest, offer_id: uuid.UUID, kind: str
 ) -> list[Notification]:
-    from core.models import Offer  # the offer row only matters for whom it went to
-
     offer = session.get_one(Offer, offer_id)
     supporter = session.get_one(Supporter, offer.supporter_id)
     return to_supporter(session, supporter, kind, f"{kind}:{offer_id}", request_alias=request.alias)

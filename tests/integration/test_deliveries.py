@@ -293,3 +293,29 @@ def _program_id(ctx):
     from core.models import Program
 
     return ctx.session.scalars(select(Program.id)).one()
+
+
+def test_with_the_queue_down_the_app_answers_and_the_tick_sends(
+    database_url, tmp_path, clock, chat, caplog
+):
+    from tests.fakes.smtp import closed_port
+
+    app = make_app(
+        database_url,
+        tmp_path,
+        clock,
+        plugins=[chat.plugin()],
+        redis_url=f"redis://127.0.0.1:{closed_port()}/0",
+    )
+    client = app.test_client()
+    world_with(app, client, "Ash")
+    made = client.post("/api/v1/requests", json=request_body())
+    assert made.status_code == 201, "a queue outage never fails a request"
+    assert "could not hand 1 deliveries to the job queue" in caplog.text
+    jobs = runtime(app).jobs
+    assert jobs is not None
+    assert jobs.tick()["deliveries stranded"] == 0, "not stranded yet: its job may be on its way"
+    clock.advance(seconds=30)
+    assert jobs.tick()["deliveries stranded"] == 1
+    assert chat.kinds() == ["offer_made"], "sent directly, since the queue is unreachable"
+    runtime(app).engine.dispose()
