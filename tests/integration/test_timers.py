@@ -217,3 +217,23 @@ def test_finished_messages_are_forgotten_after_the_retention_window(app, client,
     clock.advance(days=2)
     run(app)
     assert rows(app, kind="booking_confirmed") == [], "snapshots (aliases, times) are gone"
+
+
+def test_a_session_nobody_closed_is_closed_and_then_purged(app, client, clock, chat):
+    _world, request = booked_world(app, client, retention_days=7)
+    view = f"/api/v1/requests/{request['id']}"
+    requester = auth(request["token"])
+    clock.advance(hours=50)  # Friday 11:00: 23 hours after the session ended
+    run(app)
+    assert client.get(view, headers=requester).json["status"] == "scheduled", "a day's grace"
+    clock.advance(hours=1)
+    run(app)
+    closed = client.get(view, headers=requester).json
+    assert (closed["status"], closed["outcome"]) == ("closed", "completed")
+    assert chat.kinds("requester").count("feedback_prompt") == 1
+    clock.advance(days=7)
+    run(app)
+    with system_ctx(app).session as session:
+        from core.models import RequesterIdentity
+
+        assert session.query(RequesterIdentity).count() == 0, "the identity is gone"
