@@ -233,3 +233,6 @@ def test_two_apps_and_two_workers_send_each_offer_and_reminder_once(cluster, smt
     assert offers >= 6 and kinds["booking_confirmed"] == 6 and kinds["booking_reminder"] == 6
     reminded = sorted(m.message["To"] for m in smtp.received if "Reminder" in m.message["Subject"])
     assert len(reminded) == 6 and len(set(reminded)) == 6, "each side of each booking, once"
+    for log in ("app-a.log", "app-b.log", "worker.log"):
+        written = (nodes.stack.tmp_path / log).read_text()
+        assert "school.test" not in written and "acme.test" not in written, log
