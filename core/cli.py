@@ -64,7 +64,8 @@ def db_upgrade() -> None:
     from core import migrations
 
     migrations.upgrade(runtime().engine)
-    click.echo(f"database at revision {migrations.current_revision(runtime().engine)}")
+    at = ", ".join(sorted(migrations.current_revisions(runtime().engine)))
+    click.echo(f"database at revision {at}")
 
 
 @main.group("tokens")

@@ -15,6 +15,7 @@ from sqlalchemy import Engine, text
 
 from core import create_app
 from core.clock import FrozenClock
+from core.migrations import plugin_schemas
 from core.models import Base
 from core.plugins import PluginHook
 from core.runtime import runtime
@@ -92,7 +93,9 @@ def make_app(
         clock=clock,
         plugins=plugins or [],
     )
-    Base.metadata.create_all(runtime(app).engine)
+    engine = runtime(app).engine
+    for metadata in (Base.metadata, *(schema.metadata for schema in plugin_schemas())):
+        metadata.create_all(engine)
     return app
 
 

@@ -11,10 +11,11 @@ from alembic.autogenerate.api import AutogenContext
 from sqlalchemy import Connection, TypeDecorator, make_url
 
 from core.db import make_engine
+from core.migrations import plugin_schemas
 from core.models import Base
 
 config = context.config
-target_metadata = Base.metadata
+target_metadata = [Base.metadata, *(schema.metadata for schema in plugin_schemas())]
 
 
 def _render_item(kind: str, obj: Any, autogen: AutogenContext) -> str | bool:

@@ -17,7 +17,17 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, delete, insert, inspect, text, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    MetaData,
+    create_engine,
+    delete,
+    insert,
+    inspect,
+    text,
+    update,
+)
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from core import migrations
@@ -33,6 +43,18 @@ from core.models import (
 )
 
 PG_URL_VAR = "PEERLINE_TEST_DATABASE_URL"
+
+
+def _all_tables() -> MetaData:
+    """The core's tables and every installed plugin's, as one MetaData to compare against."""
+    combined = MetaData()
+    for metadata in (Base.metadata, *(p.metadata for p in migrations.plugin_schemas())):
+        for table in metadata.tables.values():
+            table.to_metadata(combined)
+    return combined
+
+
+ALL_TABLES = _all_tables()
 DRIVERS = {"sqlite": "sqlite://", "postgresql": "postgresql+psycopg://"}
 NOW = datetime(2030, 3, 4, 9, 0, tzinfo=UTC)
 
@@ -113,11 +135,11 @@ def _sqlite_clauses(create_table: str) -> tuple[str, ...]:
 
 
 def test_upgrade_reaches_head_with_nothing_left_to_autogenerate(migrated: Engine) -> None:
-    assert migrations.current_revision(migrated) == HEAD
+    assert migrations.current_revisions(migrated) == migrations.heads()
     assert migrations.is_up_to_date(migrated)
     with migrated.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
-        differences = compare_metadata(context, Base.metadata)
+        differences = compare_metadata(context, ALL_TABLES)
     # Alembic compares neither check constraints, triggers nor exclusion constraints:
     # test_schema_equals_create_all and test_exclusion_constraint_is_in_the_catalog do.
     assert differences == []
@@ -136,7 +158,8 @@ def test_exclusion_constraint_is_in_the_catalog(migrated: Engine) -> None:
 def test_schema_equals_create_all(migrated: Engine) -> None:
     from_migrations = _schema_objects(migrated)
     _reset(migrated)
-    Base.metadata.create_all(migrated)
+    for metadata in (Base.metadata, *(p.metadata for p in migrations.plugin_schemas())):
+        metadata.create_all(migrated)
     from_models = _schema_objects(migrated)
     assert sorted(from_migrations - from_models) == sorted(from_models - from_migrations) == []
     names = {row[1] for row in from_models}
@@ -145,7 +168,7 @@ def test_schema_equals_create_all(migrated: Engine) -> None:
 
 def test_downgrade_to_base_leaves_nothing_and_upgrade_again_works(migrated: Engine) -> None:
     migrations.downgrade(migrated, "base")
-    assert migrations.current_revision(migrated) is None
+    assert migrations.current_revisions(migrated) == set()
     assert not migrations.is_up_to_date(migrated)
     assert _schema_objects(migrated) == set()
     assert set(inspect(migrated).get_table_names()) <= {"alembic_version"}
@@ -158,7 +181,7 @@ def test_downgrade_to_base_leaves_nothing_and_upgrade_again_works(migrated: Engi
 def test_offline_sql_includes_the_guards(dialect: str) -> None:
     config = migrations.alembic_config(create_engine(DRIVERS[dialect]))
     config.output_buffer = io.StringIO()
-    command.upgrade(config, "head", sql=True)
+    command.upgrade(config, "heads", sql=True)
     script = config.output_buffer.getvalue()
     assert "CREATE TABLE bookings" in script
     assert "bookings_no_overlap" in script
@@ -298,7 +321,9 @@ def test_audit_events_are_append_only(
 
 # -- later revisions, written to a temporary versions folder -----------------------------------
 
-HEAD = ScriptDirectory(str(migrations.SCRIPT_LOCATION)).get_current_head()
+HEAD = next(
+    iter(ScriptDirectory(str(migrations.SCRIPT_LOCATION)).get_revisions("core@head"))
+).revision
 
 REBUILD_SUPPORTERS = """
 import sqlalchemy as sa
@@ -362,7 +387,7 @@ def _config_with(engine: Engine, folder: Path, *revisions: str) -> Config:
         # throwaway revisions chain onto whatever the real head is today
         (folder / f"t000{number}_test.py").write_text(source.replace('"0001"', f'"{HEAD}"'))
     config = migrations.alembic_config(engine)
-    real = migrations.SCRIPT_LOCATION / "versions"
+    real = config.get_main_option("version_locations")
     config.set_main_option("version_locations", os.pathsep.join([str(real), str(folder)]))
     return config
 
@@ -371,8 +396,8 @@ def test_a_failed_upgrade_leaves_no_trace(migrated: Engine, tmp_path: Path) -> N
     """All revisions of one upgrade run in one transaction, on SQLite too."""
     config = _config_with(migrated, tmp_path / "versions", ADD_TABLE, FAIL_HALF_WAY)
     with pytest.raises(RuntimeError, match="failed half-way"):
-        command.upgrade(config, "head")
-    assert migrations.current_revision(migrated) == HEAD
+        command.upgrade(config, "heads")
+    assert migrations.current_revisions(migrated) == migrations.heads()
     assert not {"scratch_a", "scratch_b"} & set(inspect(migrated).get_table_names())
 
 
@@ -401,7 +426,7 @@ def test_sqlite_table_rebuild_keeps_rows_that_cascade_from_it(
         )
     config = _config_with(sqlite_migrated, tmp_path / "versions", REBUILD_SUPPORTERS)
     command.upgrade(config, "t0002")
-    command.downgrade(config, HEAD)
+    command.downgrade(config, "t0002-1")
     with sqlite_migrated.connect() as connection:
         assert connection.scalar(text("SELECT count(*) FROM supporter_contacts")) == 1
         assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
@@ -413,6 +438,6 @@ def test_sqlite_upgrade_that_breaks_a_foreign_key_is_rolled_back(
     config = _config_with(sqlite_migrated, tmp_path / "versions", ORPHAN_ROW)
     with pytest.raises(RuntimeError, match="foreign key violations"):
         command.upgrade(config, "t0002")
-    assert migrations.current_revision(sqlite_migrated) == HEAD
+    assert migrations.current_revisions(sqlite_migrated) == migrations.heads()
     with sqlite_migrated.connect() as connection:
         assert connection.scalar(text("SELECT count(*) FROM training_records")) == 0

@@ -19,7 +19,7 @@ from core.models.booking import SQLITE_NO_OVERLAP
 
 revision: str = "0001"
 down_revision: str | Sequence[str] | None = None
-branch_labels: str | Sequence[str] | None = None
+branch_labels: str | Sequence[str] | None = ("core",)
 depends_on: str | Sequence[str] | None = None
 
 # op.create_exclude_constraint cannot take the tstzrange() expression (it wants named

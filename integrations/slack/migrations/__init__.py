@@ -1,0 +1,1 @@
+"""Alembic revisions of the Slack plugin's tables, on the `slack` branch."""
