@@ -263,3 +263,14 @@ def _flush_unique(ctx: Ctx) -> None:
         raise Conflict(
             f"{field}: already used by another supporter in this program", field=field
         ) from None
+
+
+def public_aliases(ctx: Ctx, program: Program) -> list[tuple[uuid.UUID, str]]:
+    """Active supporters as requesters may see them (id, alias), e.g. for an avoid list."""
+    require(ctx.principal, program.id, "service")
+    rows = ctx.session.execute(
+        select(Supporter.id, Supporter.alias)
+        .where(Supporter.program_id == program.id, Supporter.status == "active")
+        .order_by(Supporter.alias)
+    ).all()
+    return [(row.id, row.alias) for row in rows]

@@ -1,0 +1,159 @@
+"""The /peer request modal: built from the program's intake, read back into a RequestIn."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from pydantic import ValidationError
+
+from core.schemas.programs import IntakeOut
+from core.schemas.requests import MAX_NOTE_CHARS, RequestIn
+
+CALLBACK_ID = "peer_request"
+URGENCY = (("now", "Talk now"), ("scheduled", "Book a time"))
+MODES = {"text": "Text chat", "video": "Video call", "in_person": "In person"}
+# block ids are the RequestIn field names, so an error on a field lands on its input
+FIELDS = ("topic", "urgency", "mode", "language", "note", "avoid_supporters")
+
+
+def _text(value: str, kind: str = "plain_text") -> dict[str, Any]:
+    return {"type": kind, "text": value} | ({"emoji": True} if kind == "plain_text" else {})
+
+
+def _options(pairs: list[tuple[str, str]]) -> list[dict[str, Any]]:
+    return [{"text": _text(label[:75]), "value": value} for value, label in pairs]
+
+
+def _select(
+    block_id: str, label: str, pairs: list[tuple[str, str]], **extra: Any
+) -> dict[str, Any]:
+    element: dict[str, Any] = {"type": "static_select", "action_id": block_id}
+    element["options"] = _options(pairs)
+    if len(pairs) == 1:
+        element["initial_option"] = element["options"][0]
+    return {
+        "type": "input",
+        "block_id": block_id,
+        "label": _text(label),
+        "element": element,
+    } | extra
+
+
+def escape(value: str) -> str:
+    """Slack mrkdwn treats &, < and > as markup."""
+    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def safety_blocks(intake: IntakeOut) -> list[dict[str, Any]]:
+    """The notice and the crisis resources, on every screen a requester sees."""
+    lines = [f"*{escape(intake.notice)}*"]
+    for resource in intake.crisis_resources:
+        line = f"• *{escape(resource.name)}*: {escape(resource.contact)}"
+        if resource.description:
+            line += f" ({escape(resource.description)})"
+        lines.append(line)
+    return [{"type": "section", "text": _text("\n".join(lines), "mrkdwn")}]
+
+
+def request_view(intake: IntakeOut, supporters: list[tuple[uuid.UUID, str]]) -> dict[str, Any]:
+    """The modal: topic, talk now or book, mode, language, optional note, whom to avoid."""
+    blocks = [
+        *safety_blocks(intake),
+        _select("topic", "What would you like to talk about?", [(t, t) for t in intake.topics]),
+        {
+            "type": "input",
+            "block_id": "urgency",
+            "label": _text("When?"),
+            "element": {
+                "type": "radio_buttons",
+                "action_id": "urgency",
+                "options": _options(list(URGENCY)),
+                "initial_option": _options(list(URGENCY))[0],
+            },
+        },
+        _select("mode", "How?", [(m, MODES.get(m, m)) for m in intake.modes]),
+        _select("language", "Language", [(code, code) for code in intake.languages]),
+        {
+            "type": "input",
+            "block_id": "note",
+            "optional": True,
+            "label": _text("Anything the supporter should know? (optional)"),
+            "hint": _text("Only your supporter reads this, and it is deleted after your chat."),
+            "element": {
+                "type": "plain_text_input",
+                "action_id": "note",
+                "multiline": True,
+                "max_length": MAX_NOTE_CHARS,
+            },
+        },
+    ]
+    if supporters:
+        blocks.append(_avoid(supporters))
+    return {
+        "type": "modal",
+        "callback_id": CALLBACK_ID,
+        "private_metadata": json.dumps({"program": intake.slug}),
+        "title": _text("Talk to a peer"),
+        "submit": _text("Ask"),
+        "close": _text("Cancel"),
+        "blocks": blocks,
+    }
+
+
+def _avoid(supporters: list[tuple[uuid.UUID, str]]) -> dict[str, Any]:
+    return {
+        "type": "input",
+        "block_id": "avoid_supporters",
+        "optional": True,
+        "label": _text("Anyone you would rather not talk to? (optional)"),
+        "element": {
+            "type": "multi_static_select",
+            "action_id": "avoid_supporters",
+            "options": _options([(str(i), alias) for i, alias in supporters[:100]]),
+        },
+    }
+
+
+def read_submission(view: dict[str, Any], user_id: str) -> RequestIn | dict[str, str]:
+    """The RequestIn the modal describes, or errors keyed by block id for Slack to show."""
+    values = view.get("state", {}).get("values", {})
+    program = json.loads(view.get("private_metadata") or "{}").get("program", "")
+    data: dict[str, Any] = {
+        "program": program,
+        "channel": "slack",
+        "requester": {"platform": "slack", "subject": user_id},
+    }
+    for block_id in FIELDS:
+        value = _value(values.get(block_id, {}).get(block_id, {}))
+        if value not in (None, "", []):
+            data[block_id] = value
+    try:
+        return RequestIn.model_validate_json(json.dumps(data))
+    except ValidationError as exc:
+        return errors_of(exc)
+
+
+def _value(element: dict[str, Any]) -> Any:
+    if "selected_options" in element:
+        return [option["value"] for option in element["selected_options"] or []]
+    if element.get("selected_option"):
+        return element["selected_option"]["value"]
+    return element.get("value")
+
+
+def errors_of(exc: ValidationError) -> dict[str, str]:
+    """Pydantic's problems, each on the input it is about (the first block when unknown)."""
+    found: dict[str, str] = {}
+    for error in exc.errors():
+        field = str(error["loc"][0]) if error["loc"] else ""
+        block = field if field in FIELDS else "topic"
+        found.setdefault(block, error["msg"].removeprefix("Value error, "))
+    return found
+
+
+def field_error(field: str | None, message: str) -> dict[str, str]:
+    """A service's refusal (e.g. a topic no longer offered) on its input."""
+    block = field.split(".")[0] if field else ""
+    return {block if block in FIELDS else "topic": message}
