@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from core.schemas.programs import IntakeOut
-from core.schemas.requests import MAX_NOTE_CHARS, RequestIn
+from core.schemas.requests import MAX_NOTE_CHARS, RequestIn, RequestView
 
 CALLBACK_ID = "peer_request"
 URGENCY = (("now", "Talk now"), ("scheduled", "Book a time"))
@@ -157,3 +157,26 @@ def field_error(field: str | None, message: str) -> dict[str, str]:
     """A service's refusal (e.g. a topic no longer offered) on its input."""
     block = field.split(".")[0] if field else ""
     return {block if block in FIELDS else "topic": message}
+
+
+STATUS_WORDS = {
+    "offered": "We are asking supporters now. You will get a message here when one accepts.",
+    "open": "Nobody is free this minute; we keep trying and will message you here.",
+    "scheduled": "Your chat is booked. The details are in your messages from PeerLine.",
+}
+
+
+def confirmation_view(intake: IntakeOut, shown: RequestView) -> dict[str, Any]:
+    """What happens next, under their alias; the resources come first after worrying words."""
+    said = STATUS_WORDS.get(shown.status, "Your request is in.")
+    intro = f"You are *{escape(shown.alias)}* to your supporter; they will not see your name."
+    blocks = [{"type": "section", "text": _text(f"{intro}\n{said}", "mrkdwn")}]
+    safety = safety_blocks(intake)
+    blocks = safety + blocks if shown.crisis.detected else blocks + safety
+    return {
+        "type": "modal",
+        "callback_id": "peer_request_done",
+        "title": _text("Request received"),
+        "close": _text("Close"),
+        "blocks": blocks,
+    }

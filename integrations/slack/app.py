@@ -1,0 +1,221 @@
+"""bolt wired into Flask for one workspace: signature checks, event de-duplication, Home tab."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Protocol
+
+from flask import Blueprint, Response, request
+from slack_bolt import App, BoltRequest, BoltResponse
+from slack_bolt.adapter.flask import SlackRequestHandler
+from slack_bolt.middleware import Middleware
+from slack_sdk import WebClient
+
+from core.errors import NotFound
+from core.schemas.programs import NOT_A_CRISIS_SERVICE, CrisisResourceOut
+from core.services import programs
+from integrations.slack.channel import SDK_LOG
+from integrations.slack.settings import SlackSettings
+
+if TYPE_CHECKING:
+    from core.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+SEEN_CAPACITY = 10_000
+SEEN_TTL = timedelta(hours=1)  # Slack's last retry comes about 5 minutes after the event
+WEB_API_TIMEOUT_SECONDS = 3  # Slack waits 3 s for our answer; a slower call cannot help
+MAX_RESOURCES_SHOWN = 30  # what a program may hold; a Home view takes up to 100 blocks
+
+
+class EventLedger(Protocol):
+    """Which Slack events are handled already; a database-backed ledger can replace the default."""
+
+    def claim(self, event_id: str) -> bool: ...
+
+    def forget(self, event_id: str) -> None: ...
+
+
+class SeenEvents:
+    """Event ids handled in the last hour, in this process only, bounded in size.
+
+    Good for one process. A database-backed store (the slack_events_seen table) replaces
+    it for multi-process deployments, where a retry may reach another process.
+    """
+
+    def __init__(
+        self,
+        now: Callable[[], datetime],
+        *,
+        capacity: int = SEEN_CAPACITY,
+        ttl: timedelta = SEEN_TTL,
+    ) -> None:
+        self._now, self._capacity, self._ttl = now, capacity, ttl
+        self._seen: OrderedDict[str, datetime] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def claim(self, event_id: str) -> bool:
+        """True the first time an event id arrives (within the TTL), False for a repeat."""
+        now = self._now()
+        with self._lock:
+            while self._seen and next(iter(self._seen.values())) <= now - self._ttl:
+                self._seen.popitem(last=False)
+            if event_id in self._seen:
+                return False
+            self._seen[event_id] = now
+            while len(self._seen) > self._capacity:
+                self._seen.popitem(last=False)
+            return True
+
+    def forget(self, event_id: str) -> None:
+        """A failed event is forgotten, so Slack's retry runs it again."""
+        with self._lock:
+            self._seen.pop(event_id, None)
+
+
+class EventDeduplication(Middleware):
+    """bolt does not de-duplicate Slack's retries; acknowledge a repeat and run nothing."""
+
+    def __init__(self, ledger: EventLedger) -> None:
+        self.ledger = ledger
+
+    def process(
+        self,
+        *,
+        req: BoltRequest,
+        resp: BoltResponse,
+        next: Callable[[], BoltResponse],  # bolt passes it by this name
+    ) -> BoltResponse | None:
+        event_id = req.body.get("event_id") if req.body else None
+        if isinstance(event_id, str) and not self.ledger.claim(event_id):
+            retry = req.headers.get("x-slack-retry-num", ["0"])[0]
+            log.info("Slack event delivered again (retry %s): acknowledged, not run", retry)
+            return BoltResponse(status=200, body="")
+        return next()
+
+
+def make_bolt_app(
+    settings: SlackSettings, runtime: Runtime, ledger: EventLedger | None = None
+) -> App:
+    """One workspace, one bot token; creating it calls no Slack API (auth.test waits for use)."""
+    assert settings.bot_token is not None and settings.signing_secret is not None
+    token = settings.bot_token.get_secret_value()
+    bolt_app = App(
+        name="peerline-slack",
+        signing_secret=settings.signing_secret.get_secret_value(),
+        # no retries inside a request: Slack waits 3 s; the outbox retries deliveries instead
+        client=WebClient(
+            token=token,
+            base_url=settings.api_url,
+            timeout=WEB_API_TIMEOUT_SECONDS,
+            retry_handlers=[],
+            logger=SDK_LOG,  # slack_sdk's debug lines carry user ids and message text
+        ),
+        process_before_response=True,
+        token_verification_enabled=False,
+        request_verification_enabled=True,
+    )
+    # bolt logs the body of a request failing verification at INFO (a body can hold someone's
+    # words); it copies the root level onto its loggers when built, so this comes after
+    logging.getLogger("slack_bolt.RequestVerification").setLevel(logging.WARNING)
+    seen = ledger if ledger is not None else SeenEvents(runtime.clock.now)
+    bolt_app.use(EventDeduplication(seen))
+    bolt_app.error(_error_handler(seen))
+    bolt_app.event("app_home_opened")(_home_publisher(settings, runtime))
+    bolt_app.event("app_uninstalled")(_access_lost)
+    bolt_app.event("tokens_revoked")(_access_lost)
+    return bolt_app
+
+
+def blueprint(bolt_app: App) -> Blueprint:
+    """One URL for events, slash commands and interactivity, as the manifest declares."""
+    bp = Blueprint("slack", __name__)
+    handler = SlackRequestHandler(bolt_app)
+
+    @bp.post("/slack/events")
+    def events() -> Response:
+        return handler.handle(request)
+
+    return bp
+
+
+def _error_handler(seen: EventLedger) -> Callable[[Exception, dict[str, Any]], None]:
+    def on_error(error: Exception, body: dict[str, Any]) -> None:
+        event_id = body.get("event_id") if body else None
+        if isinstance(event_id, str):
+            seen.forget(event_id)
+        log.error("Slack request failed (%s)", type(error).__name__, exc_info=error)
+
+    return on_error
+
+
+def _home_publisher(
+    settings: SlackSettings, runtime: Runtime
+) -> Callable[[dict[str, Any], WebClient], None]:
+    def publish_home(event: dict[str, Any], client: WebClient) -> None:
+        if event.get("tab") != "home":
+            return  # the Messages tab needs no view
+        notice, resources = _intake(settings, runtime)
+        client.views_publish(user_id=event["user"], view=home_view(notice, resources, settings))
+
+    return publish_home
+
+
+def _intake(settings: SlackSettings, runtime: Runtime) -> tuple[str, list[CrisisResourceOut]]:
+    """The linked program's notice and resources; the defaults if it does not exist (yet)."""
+    ctx = runtime.system_ctx()
+    with ctx.session:
+        try:
+            intake = programs.intake(ctx, settings.program or "")
+        except NotFound:
+            log.warning("SLACK_PROGRAM names no program; the Home tab shows default resources")
+            defaults = [CrisisResourceOut(**r) for r in programs.DEFAULT_CRISIS_RESOURCES]
+            return NOT_A_CRISIS_SERVICE, defaults
+    return intake.notice, intake.crisis_resources
+
+
+def home_view(
+    notice: str, resources: list[CrisisResourceOut], settings: SlackSettings
+) -> dict[str, Any]:
+    """Every entry point says plainly that this is not a crisis service, and what is."""
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": "Peer support"}},
+        _section(_escape(notice)),
+        {"type": "divider"},
+        _section("*If you need help now*"),
+    ]
+    blocks += [_section(_resource(r)) for r in resources[:MAX_RESOURCES_SHOWN]]
+    blocks += [
+        {"type": "divider"},
+        _section(
+            f"To ask for a confidential chat with a trained peer supporter, type "
+            f"`{settings.command}` in any message box. Nobody at work learns who asked."
+        ),
+    ]
+    return {"type": "home", "blocks": blocks}
+
+
+def _resource(resource: CrisisResourceOut) -> str:
+    lines = [f"*{_escape(resource.name)}*: {_escape(resource.contact)}"]
+    if resource.description:
+        lines.append(_escape(resource.description))
+    if resource.url:
+        lines.append(_escape(resource.url))
+    return "\n".join(lines)
+
+
+def _section(mrkdwn: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": mrkdwn[:3000]}}
+
+
+def _escape(text: str) -> str:
+    """Slack's three control characters; user-supplied text never becomes a mention or link."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _access_lost(event: dict[str, Any]) -> None:
+    log.warning("Slack %s: the app no longer reaches its workspace", event.get("type"))

@@ -1,0 +1,76 @@
+"""The requester's side in Slack: /peer opens the modal; a submission becomes a request."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from core.errors import PeerLineError
+from core.schemas.programs import IntakeOut
+from core.schemas.requests import RequestIn
+from core.services import programs, requests, roster
+from integrations.slack import modals
+from integrations.slack.settings import SlackSettings
+from integrations.slack.workspaces import program_slug, service_ctx
+
+if TYPE_CHECKING:
+    from core.runtime import Runtime
+
+log = logging.getLogger(__name__)
+NOT_LINKED = (
+    "This Slack workspace is not linked to a PeerLine program yet. Please ask your "
+    "program's admin. If you need help now, contact your local emergency number."
+)
+
+
+def register(bolt_app: App, runtime: Runtime, settings: SlackSettings) -> None:
+    """The slash command and the modal's submission."""
+
+    @bolt_app.command(settings.command)
+    def open_modal(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        slug = program_slug(runtime, settings, body.get("team_id"))
+        if slug is None:
+            ack(text=NOT_LINKED)
+            return
+        ack()
+        view = modals.request_view(*_choices(runtime, slug))
+        try:
+            client.views_open(trigger_id=body["trigger_id"], view=view)
+        except SlackApiError as exc:  # the trigger expired (3 s) or the token is bad
+            log.warning("could not open the request modal: %s", exc.response.get("error"))
+
+    @bolt_app.view(modals.CALLBACK_ID)
+    def submit(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        parsed = modals.read_submission(view, body["user"]["id"])
+        if not isinstance(parsed, RequestIn):
+            ack(response_action="errors", errors=parsed)
+            return
+        ack(**_create(runtime, parsed))
+
+
+def _choices(runtime: Runtime, slug: str) -> tuple[IntakeOut, list[Any]]:
+    ctx = service_ctx(runtime, slug)
+    with ctx.session:
+        intake = programs.intake(ctx, slug)
+        aliases = roster.public_aliases(ctx, programs.get_program(ctx, slug))
+    return intake, aliases
+
+
+def _create(runtime: Runtime, data: RequestIn) -> dict[str, Any]:
+    """The answer to the submission: a confirmation screen, or errors on the inputs."""
+    ctx = service_ctx(runtime, data.program)
+    with ctx.session:
+        try:
+            request, _token = requests.create(ctx, data)
+        except PeerLineError as error:
+            return {
+                "response_action": "errors",
+                "errors": modals.field_error(error.field, error.message),
+            }
+        shown = requests.view(ctx, request)
+        intake = programs.intake(ctx, data.program)
+    return {"response_action": "update", "view": modals.confirmation_view(intake, shown)}
