@@ -180,3 +180,51 @@ def confirmation_view(intake: IntakeOut, shown: RequestView) -> dict[str, Any]:
         "close": _text("Close"),
         "blocks": blocks,
     }
+
+
+SLOT_CALLBACK_ID = "peer_slot"
+MAX_SLOT_OPTIONS = 100  # Slack's limit for a static_select
+
+
+def slot_view(
+    intake: IntakeOut, chosen: RequestIn, slots: list[tuple[str, str]], zone_name: str
+) -> dict[str, Any]:
+    """Book a time: free slots in the reader's zone; the first screen's answers ride along."""
+    blocks: list[dict[str, Any]] = []
+    if slots:
+        blocks.append(
+            _select("slot", f"Choose a time (shown in {zone_name})", slots[:MAX_SLOT_OPTIONS])
+        )
+    else:
+        said = "No supporter has a free time in the next two weeks. Please try again later."
+        blocks.append({"type": "section", "text": _text(said, "mrkdwn")})
+    carried = chosen.model_dump(mode="json", exclude={"slot", "requester"}, exclude_none=True)
+    view: dict[str, Any] = {
+        "type": "modal",
+        "callback_id": SLOT_CALLBACK_ID,
+        "private_metadata": json.dumps(carried),
+        "title": _text("Book a time"),
+        "close": _text("Cancel"),
+        "blocks": blocks + safety_blocks(intake),
+    }
+    if slots:
+        view["submit"] = _text("Book")
+    return view
+
+
+def read_slot(view: dict[str, Any], user_id: str) -> RequestIn | dict[str, str]:
+    """The first screen's answers plus the chosen slot, or an error on the slot input."""
+    data = json.loads(view.get("private_metadata") or "{}")
+    chosen = _value(view.get("state", {}).get("values", {}).get("slot", {}).get("slot", {}))
+    if not isinstance(chosen, str) or "|" not in chosen:
+        return {"slot": "Choose a time"}
+    supporter_id, starts_at = chosen.split("|", 1)
+    data |= {
+        "slot": {"supporter_id": supporter_id, "starts_at": starts_at},
+        "requester": {"platform": "slack", "subject": user_id},
+        "channel": "slack",
+    }
+    try:
+        return RequestIn.model_validate_json(json.dumps(data))
+    except ValidationError:
+        return {"slot": "That time cannot be booked; choose another"}

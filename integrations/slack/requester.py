@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
@@ -12,7 +14,7 @@ from slack_sdk.errors import SlackApiError
 from core.errors import PeerLineError
 from core.schemas.programs import IntakeOut
 from core.schemas.requests import RequestIn
-from core.services import programs, requests, roster
+from core.services import programs, requests, roster, slots
 from integrations.slack import modals
 from integrations.slack.settings import SlackSettings
 from integrations.slack.workspaces import program_slug, service_ctx
@@ -21,6 +23,7 @@ if TYPE_CHECKING:
     from core.runtime import Runtime
 
 log = logging.getLogger(__name__)
+SLOT_SEARCH = timedelta(days=14)
 NOT_LINKED = (
     "This Slack workspace is not linked to a PeerLine program yet. Please ask your "
     "program's admin. If you need help now, contact your local emergency number."
@@ -44,12 +47,26 @@ def register(bolt_app: App, runtime: Runtime, settings: SlackSettings) -> None:
             log.warning("could not open the request modal: %s", exc.response.get("error"))
 
     @bolt_app.view(modals.CALLBACK_ID)
-    def submit(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+    def submit(ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
         parsed = modals.read_submission(view, body["user"]["id"])
         if not isinstance(parsed, RequestIn):
             ack(response_action="errors", errors=parsed)
+        elif parsed.urgency == "scheduled":
+            zone = _zone_of(client, body["user"]["id"], runtime, parsed.program)
+            ack(response_action="update", view=_slot_view(runtime, parsed, zone))
+        else:
+            ack(**_create(runtime, parsed))
+
+    @bolt_app.view(modals.SLOT_CALLBACK_ID)
+    def book(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        parsed = modals.read_slot(view, body["user"]["id"])
+        if not isinstance(parsed, RequestIn):
+            ack(response_action="errors", errors=parsed)
             return
-        ack(**_create(runtime, parsed))
+        answer = _create(runtime, parsed)
+        if answer["response_action"] == "errors":
+            answer["errors"] = {"slot": next(iter(answer["errors"].values()))}
+        ack(**answer)
 
 
 def _choices(runtime: Runtime, slug: str) -> tuple[IntakeOut, list[Any]]:
@@ -58,6 +75,40 @@ def _choices(runtime: Runtime, slug: str) -> tuple[IntakeOut, list[Any]]:
         intake = programs.intake(ctx, slug)
         aliases = roster.public_aliases(ctx, programs.get_program(ctx, slug))
     return intake, aliases
+
+
+def _zone_of(client: WebClient, user_id: str, runtime: Runtime, slug: str) -> ZoneInfo:
+    """The requester's Slack time zone, so times read as their clock does; else the program's."""
+    try:
+        name = client.users_info(user=user_id)["user"].get("tz")
+        return ZoneInfo(str(name))
+    except (SlackApiError, KeyError, TypeError, ValueError, ZoneInfoNotFoundError):
+        ctx = service_ctx(runtime, slug)
+        with ctx.session:
+            return ZoneInfo(programs.get_program(ctx, slug).time_zone)
+
+
+def _slot_view(runtime: Runtime, chosen: RequestIn, zone: ZoneInfo) -> dict[str, Any]:
+    ctx = service_ctx(runtime, chosen.program)
+    with ctx.session:
+        program = programs.get_program(ctx, chosen.program)
+        wanted = slots.SlotFilter(
+            start=ctx.now,
+            end=ctx.now + SLOT_SEARCH,
+            topic=chosen.topic,
+            language=chosen.language,
+            mode=chosen.mode,
+        )
+        avoided = set(chosen.avoid_supporters)
+        found = [f for f in slots.search(ctx, program, wanted) if f.supporter.id not in avoided]
+        intake = programs.intake(ctx, chosen.program)
+    options = [(f"{f.supporter.id}|{f.interval.start.isoformat()}", _label(f, zone)) for f in found]
+    return modals.slot_view(intake, chosen, options, str(zone))
+
+
+def _label(found: slots.FoundSlot, zone: ZoneInfo) -> str:
+    start = found.interval.start.astimezone(zone)
+    return f"{start:%a %-d %b, %H:%M} with {found.supporter.alias}"
 
 
 def _create(runtime: Runtime, data: RequestIn) -> dict[str, Any]:

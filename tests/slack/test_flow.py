@@ -30,7 +30,7 @@ def _only_our_slack_settings(monkeypatch):
 
 @pytest.fixture
 def slack():
-    with FakeSlack(token=BOT_TOKEN) as fake:
+    with FakeSlack(token=BOT_TOKEN, time_zones={ASKER: "America/New_York"}) as fake:
         yield fake
 
 
@@ -210,3 +210,43 @@ def test_someone_not_on_the_roster_cannot_take_an_offer(app, slack):
     drain(app)
     click(app.test_client(), "U0STRANGER", "offer_accept", slack.messages_to(ASH)[0])
     assert "not on this program's supporter roster" in updates_to(slack, "U0STRANGER")[0]
+
+
+def test_book_a_time_shows_slots_in_the_requesters_zone_and_books_one(app, slack):
+    answer = ask(app, slack, urgency="scheduled", mode="video")
+    assert answer.json["response_action"] == "update"
+    picker = answer.json["view"]
+    [slot_block] = [b for b in picker["blocks"] if b.get("block_id") == "slot"]
+    assert "America/New_York" in slot_block["label"]["text"]
+    first = slot_block["element"]["options"][0]
+    assert first["text"]["text"].startswith("Wed 4 Mar, 08:00"), "13:00 UTC in New York"
+    booked = submit_slot(app.test_client(), picker, first["value"])
+    assert booked.json["response_action"] == "update", booked.json
+    assert "booked" in json.dumps(booked.json["view"])
+    drain(app)
+    for user in (ASKER, ASH):
+        assert [u.filename for u in slack.uploads_to(user)] == ["peer-chat.ics"], user
+    assert "Ash" in json.dumps(slack.messages_to(ASKER))
+
+
+def test_a_time_taken_meanwhile_is_an_error_on_the_slot(app, slack):
+    picker = ask(app, slack, urgency="scheduled", mode="video").json["view"]
+    [slot_block] = [b for b in picker["blocks"] if b.get("block_id") == "slot"]
+    value = slot_block["element"]["options"][0]["value"]
+    assert submit_slot(app.test_client(), picker, value).json["response_action"] == "update"
+    again = submit_slot(app.test_client(), picker, value, user="U0OTHER")
+    assert again.json["response_action"] == "errors" and list(again.json["errors"]) == ["slot"]
+
+
+def submit_slot(client, view: dict, value: str, user=ASKER):
+    payload = {
+        "type": "view_submission",
+        "team": {"id": "T0TEAM"},
+        "user": {"id": user},
+        "view": {
+            **view,
+            "id": "V2",
+            "state": {"values": {"slot": {"slot": {"selected_option": {"value": value}}}}},
+        },
+    }
+    return interaction(client, payload)
