@@ -95,8 +95,4 @@ def _check_complete(settings: SlackSettings) -> None:
             "SLACK_SIGNING_SECRET: required with SLACK_BOT_TOKEN (requests from Slack are "
             "verified with it)"
         )
-    if settings.single_workspace and settings.program is None:
-        raise ConfigError(
-            "SLACK_PROGRAM: required with SLACK_BOT_TOKEN (the slug of the program this "
-            "workspace belongs to)"
-        )
+

@@ -17,7 +17,10 @@ if TYPE_CHECKING:
 
 
 def program_slug(runtime: Runtime, settings: SlackSettings, team_id: str | None) -> str | None:
-    """The linked program: SLACK_PROGRAM in single-workspace mode, else the link table."""
+    """The linked program: the link table, else SLACK_PROGRAM, else the only workplace program.
+
+    The last is what makes `peerline demo` with a bot token work at once.
+    """
     if team_id:
         with runtime.engine.connect() as connection:
             program_id = connection.scalar(
@@ -25,7 +28,16 @@ def program_slug(runtime: Runtime, settings: SlackSettings, team_id: str | None)
             )
         if program_id is not None:
             return _slug_of(runtime, program_id)
-    return settings.program
+    if settings.program is not None:
+        return settings.program
+    return _only_workplace(runtime)
+
+
+def _only_workplace(runtime: Runtime) -> str | None:
+    ctx = runtime.system_ctx()
+    with ctx.session:
+        workplaces = [p.slug for p in programs.list_programs(ctx) if p.kind == "workplace"]
+    return workplaces[0] if len(workplaces) == 1 else None
 
 
 def _slug_of(runtime: Runtime, program_id: uuid.UUID) -> str | None:

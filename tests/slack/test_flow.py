@@ -250,3 +250,17 @@ def submit_slot(client, view: dict, value: str, user=ASKER):
         },
     }
     return interaction(client, payload)
+
+
+def test_without_slack_program_the_only_workplace_program_is_used(
+    database_url, tmp_path, clock, monkeypatch, slack
+):
+    """What `peerline demo` relies on: one workplace program, and /peer works at once."""
+    monkeypatch.setenv("SLACK_BOT_TOKEN", BOT_TOKEN)
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", SIGNING_SECRET)
+    monkeypatch.setenv("SLACK_API_URL", slack.url)
+    application = make_app(database_url, tmp_path, clock, plugins=[("slack", init_app)])
+    make_world(application, application.test_client())
+    assert slash(application.test_client()).status_code == 200
+    assert len(slack.calls("views.open")) == 1
+    runtime(application).engine.dispose()
