@@ -15,9 +15,7 @@ from slack_bolt.adapter.flask import SlackRequestHandler
 from slack_bolt.middleware import Middleware
 from slack_sdk import WebClient
 
-from core.errors import NotFound
-from core.schemas.programs import NOT_A_CRISIS_SERVICE, CrisisResourceOut
-from core.services import programs
+from integrations.slack import home
 from integrations.slack.channel import SDK_LOG
 from integrations.slack.settings import SlackSettings
 
@@ -29,7 +27,6 @@ log = logging.getLogger(__name__)
 SEEN_CAPACITY = 10_000
 SEEN_TTL = timedelta(hours=1)  # Slack's last retry comes about 5 minutes after the event
 WEB_API_TIMEOUT_SECONDS = 3  # Slack waits 3 s for our answer; a slower call cannot help
-MAX_RESOURCES_SHOWN = 30  # what a program may hold; a Home view takes up to 100 blocks
 
 
 class EventLedger(Protocol):
@@ -125,7 +122,7 @@ def make_bolt_app(
     seen = ledger if ledger is not None else SeenEvents(runtime.clock.now)
     bolt_app.use(EventDeduplication(seen))
     bolt_app.error(_error_handler(seen))
-    bolt_app.event("app_home_opened")(_home_publisher(settings, runtime))
+    home.register(bolt_app, runtime, settings)  # the Home tab and its buttons
     bolt_app.event("app_uninstalled")(_access_lost)
     bolt_app.event("tokens_revoked")(_access_lost)
     return bolt_app
@@ -151,70 +148,6 @@ def _error_handler(seen: EventLedger) -> Callable[[Exception, dict[str, Any]], N
         log.error("Slack request failed (%s)", type(error).__name__, exc_info=error)
 
     return on_error
-
-
-def _home_publisher(
-    settings: SlackSettings, runtime: Runtime
-) -> Callable[[dict[str, Any], WebClient], None]:
-    def publish_home(event: dict[str, Any], client: WebClient) -> None:
-        if event.get("tab") != "home":
-            return  # the Messages tab needs no view
-        notice, resources = _intake(settings, runtime)
-        client.views_publish(user_id=event["user"], view=home_view(notice, resources, settings))
-
-    return publish_home
-
-
-def _intake(settings: SlackSettings, runtime: Runtime) -> tuple[str, list[CrisisResourceOut]]:
-    """The linked program's notice and resources; the defaults if it does not exist (yet)."""
-    ctx = runtime.system_ctx()
-    with ctx.session:
-        try:
-            intake = programs.intake(ctx, settings.program or "")
-        except NotFound:
-            log.warning("SLACK_PROGRAM names no program; the Home tab shows default resources")
-            defaults = [CrisisResourceOut(**r) for r in programs.DEFAULT_CRISIS_RESOURCES]
-            return NOT_A_CRISIS_SERVICE, defaults
-    return intake.notice, intake.crisis_resources
-
-
-def home_view(
-    notice: str, resources: list[CrisisResourceOut], settings: SlackSettings
-) -> dict[str, Any]:
-    """Every entry point says plainly that this is not a crisis service, and what is."""
-    blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": "Peer support"}},
-        _section(_escape(notice)),
-        {"type": "divider"},
-        _section("*If you need help now*"),
-    ]
-    blocks += [_section(_resource(r)) for r in resources[:MAX_RESOURCES_SHOWN]]
-    blocks += [
-        {"type": "divider"},
-        _section(
-            f"To ask for a confidential chat with a trained peer supporter, type "
-            f"`{settings.command}` in any message box. Nobody at work learns who asked."
-        ),
-    ]
-    return {"type": "home", "blocks": blocks}
-
-
-def _resource(resource: CrisisResourceOut) -> str:
-    lines = [f"*{_escape(resource.name)}*: {_escape(resource.contact)}"]
-    if resource.description:
-        lines.append(_escape(resource.description))
-    if resource.url:
-        lines.append(_escape(resource.url))
-    return "\n".join(lines)
-
-
-def _section(mrkdwn: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": mrkdwn[:3000]}}
-
-
-def _escape(text: str) -> str:
-    """Slack's three control characters; user-supplied text never becomes a mention or link."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _access_lost(event: dict[str, Any]) -> None:
