@@ -8,6 +8,8 @@ from datetime import datetime
 from typing import Any, Literal, Protocol, runtime_checkable
 
 Audience = Literal["requester", "supporter", "coordinator"]
+FORGET_AFTER_SENDING = "forget_after_sending"
+"""A `data` key: when true, the snapshot (e.g. a relayed chat line) is erased once sent."""
 CalendarMethod = Literal["REQUEST", "CANCEL", "PUBLISH"]
 
 

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from core.models import Delivery
 from core.notify.kinds import OPTIONAL
-from core.ports import DeliveryResult, Notification, NotificationChannel
+from core.ports import FORGET_AFTER_SENDING, DeliveryResult, Notification, NotificationChannel
 
 if TYPE_CHECKING:
     from core.runtime import Runtime
@@ -131,6 +131,8 @@ def _record(
 ) -> Outcome:
     if result.delivered:
         row.status, row.finished_at, row.last_error = "sent", now, None
+        if row.data.get(FORGET_AFTER_SENDING):
+            row.data = {FORGET_AFTER_SENDING: True}  # someone's words: kept no longer than needed
         session.commit()
         return Outcome("sent")
     row.last_error = (result.detail or "failed without a reason")[:300]

@@ -319,3 +319,26 @@ def test_with_the_queue_down_the_app_answers_and_the_tick_sends(
     assert jobs.tick()["deliveries stranded"] == 1
     assert chat.kinds() == ["offer_made"], "sent directly, since the queue is unreachable"
     runtime(app).engine.dispose()
+
+
+def test_a_chat_line_is_forgotten_once_sent(app, client, chat):
+    from core.ports import FORGET_AFTER_SENDING, Notification
+    from core.services import outbound
+
+    world_with(app, client, "Ash")
+    ctx = system_ctx(app)
+    with ctx.session:
+        line = Notification(
+            dedupe_key="relay_line:chat-1:1",
+            program_id=_program_id(ctx),
+            audience="supporter",
+            kind="relay_line",
+            supporter_id=uuid.uuid4(),
+            data={"text": "words only the supporter should read", FORGET_AFTER_SENDING: True},
+        )
+        outbound.queue(ctx, [line])
+        ctx.session.commit()
+    assert drain(app) == ["sent"]
+    assert chat.sent[0].data["text"] == "words only the supporter should read"
+    [row] = rows(app, kind="relay_line")
+    assert "words" not in str(row.data), "the stored snapshot no longer holds the words"

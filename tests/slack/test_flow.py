@@ -166,7 +166,7 @@ def test_a_request_from_the_modal_reaches_supporters_who_accept_in_their_dm(app,
     click(app.test_client(), BIRCH, "offer_accept", offer_to_birch)
     assert "Another supporter took this one" in updates_to(slack, BIRCH)[0]
     drain(app)
-    [matched] = slack.messages_to(ASKER)
+    [matched] = [m for m in slack.messages_to(ASKER) if "You have a peer supporter" in m["text"]]
     assert "Ash" in json.dumps(matched) and "not a crisis" in json.dumps(matched).lower()
     assert "U0ASKER" not in json.dumps(slack.messages_to(ASH)), "the supporter never sees who"
 
