@@ -25,6 +25,7 @@ NOT_A_CRISIS = (
 )
 SECTION_LIMIT = 3000  # Slack refuses a section whose text is longer
 ACCEPT, DECLINE = "offer_accept", "offer_decline"
+FEEDBACK = "feedback_open"
 EN_DASH = "\u2013"
 
 
@@ -263,9 +264,13 @@ def _booking_reminder(n: Notification, zone: ZoneInfo) -> Content:
 
 def _feedback_prompt(n: Notification, _zone: ZoneInfo) -> Content:
     thanks = f"Thank you for talking with *{escape(n.data['supporter_alias'])}*."
-    ask = "If you have a moment, tell us how it went where you asked for the chat."
+    ask = "If you have a moment, tell us how it went."
     anonymous = "Feedback is anonymous: it is not linked to you or to your request."
-    return Content("How was your peer chat?", (f"{thanks} {ask}", anonymous))
+    actions: tuple[Block, ...] = ()
+    if n.request_id is not None:
+        button = _button(FEEDBACK, "Give feedback", str(n.request_id), "primary")
+        actions = ({"type": "actions", "block_id": "feedback", "elements": [button]},)
+    return Content("How was your peer chat?", (f"{thanks} {ask}", anonymous), actions)
 
 
 def _training(n: Notification, _zone: ZoneInfo) -> Content:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from slack_sdk import WebClient
 
 from core.plugins import PluginHost
-from integrations.slack import offers, relay, requester
+from integrations.slack import feedback, offers, relay, requester
 from integrations.slack.app import blueprint, make_bolt_app
 from integrations.slack.channel import SDK_LOG, SlackChannel
 from integrations.slack.ledger import DatabaseEventLedger
@@ -37,6 +37,7 @@ def init_app(host: PluginHost) -> None:
     requester.register(bolt_app, host.runtime, settings)
     offers.register(bolt_app, host.runtime, settings)
     relay.register(bolt_app, host.runtime, settings)
+    feedback.register(bolt_app, host.runtime, settings)
     host.add_blueprint(blueprint(bolt_app))
     host.add_channel(SlackChannel(host.runtime, client_factory(settings)))
     host.app.extensions[EXTENSION] = bolt_app

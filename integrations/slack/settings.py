@@ -95,4 +95,3 @@ def _check_complete(settings: SlackSettings) -> None:
             "SLACK_SIGNING_SECRET: required with SLACK_BOT_TOKEN (requests from Slack are "
             "verified with it)"
         )
-
