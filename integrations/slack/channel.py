@@ -21,6 +21,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from core.notify import kinds
 from core.ports import Attendee, CalendarEvent, DeliveryResult, Notification
 from core.services import recipients
+from integrations.slack import cards
 from integrations.slack.blocks import instant, render
 
 if TYPE_CHECKING:
@@ -74,8 +75,12 @@ class SlackChannel:
             return _permanent(f"cannot write a {notification.kind} Slack message ({_what(error)})")
         client = self._client_factory()
         try:
+            card = cards.card_of(self._runtime, notification)
+            if card is not None:  # "taken" / "expired": the offer card itself changes
+                client.chat_update(channel=card[0], ts=card[1], text=text, blocks=blocks)
+                return DeliveryResult(delivered=True)
             dm = self._open_dm(client, user)
-            client.chat_postMessage(channel=dm, text=text, blocks=blocks)
+            posted = client.chat_postMessage(channel=dm, text=text, blocks=blocks)
         except SlackApiError as error:
             result = failure(error)
             if result.permanent:  # e.g. channel_not_found: a DM Slack no longer knows
@@ -83,9 +88,17 @@ class SlackChannel:
             return result
         except (SlackClientError, OSError, http.client.HTTPException) as error:
             return failure(error)
+        self._remember_card(notification, dm, str(posted.get("ts", "")))
         if notification.kind in kinds.CALENDAR:
             self._upload_invite(client, dm, notification)
         return DeliveryResult(delivered=True)
+
+    def _remember_card(self, notification: Notification, dm: str, ts: str) -> None:
+        """The message is out: failing to note where must not send it again."""
+        try:
+            cards.remember(self._runtime, notification, dm, ts)
+        except Exception as error:
+            log.warning("offer card posted but not recorded (%s)", type(error).__name__)
 
     def _user_of(self, notification: Notification) -> str | None:
         ctx = self._runtime.system_ctx()

@@ -56,3 +56,13 @@ RELAYS = Table(
     Index("ix_slack_relays_supporter_user", "supporter_user", "ended_at"),
     comment="Talk-now chats relayed between two DMs; no requester identity outlives the chat",
 )
+
+MESSAGES = Table(
+    "slack_messages",
+    metadata,
+    Column("key", String(200), primary_key=True),
+    Column("channel", String(32), nullable=False),
+    Column("ts", String(32), nullable=False),
+    Column("posted_at", DateTime(timezone=True), nullable=False, index=True),
+    comment="Where an offer card was posted, so 'taken' and 'expired' rewrite it in place",
+)

@@ -264,3 +264,15 @@ def test_without_slack_program_the_only_workplace_program_is_used(
     assert slash(application.test_client()).status_code == 200
     assert len(slack.calls("views.open")) == 1
     runtime(application).engine.dispose()
+
+
+def test_other_offer_cards_turn_to_taken_in_place(app, slack):
+    ask(app, slack)
+    drain(app)
+    [birch_card] = slack.messages_to(BIRCH)
+    click(app.test_client(), ASH, "offer_accept", slack.messages_to(ASH)[0])
+    drain(app)
+    assert slack.messages_to(BIRCH) == [birch_card], "no new message for the other supporter"
+    [rewritten] = [c for c in slack.calls("chat.update") if c.params.get("channel") == f"D{BIRCH}"]
+    assert "taken" in rewritten.params["text"].lower()
+    assert "offer_accept" not in json.dumps(rewritten.params.get("blocks")), "no buttons left"
