@@ -28,6 +28,8 @@ class Notification:
     request_id: uuid.UUID | None = None
     supporter_id: uuid.UUID | None = None
     data: dict[str, Any] = field(default_factory=dict)
+    order_key: str | None = None
+    """Messages sharing it are sent in the order they were decided (a chat's lines)."""
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ class Delivery(Base):
     __table_args__ = (
         Index("ix_deliveries_status_due", "status", "next_attempt_at"),
         Index("ix_deliveries_program_status", "program_id", "status"),
+        Index("ix_deliveries_order", "order_key", "status", "created_at"),
     )
 
     id: Mapped[uuid.UUID] = id_column()
@@ -39,3 +40,4 @@ class Delivery(Base):
     last_error: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
+    order_key: Mapped[str | None] = mapped_column(String(120))  # sent in order within a key

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 FIRST_RETRY = timedelta(seconds=30)
+IN_ORDER_PAUSE = timedelta(seconds=1)
 LONGEST_RETRY = timedelta(hours=1)
 _local_claims: set[uuid.UUID] = set()
 _local_guard = threading.Lock()
@@ -66,6 +67,11 @@ def _attempt(runtime: Runtime, session: Session, delivery_id: uuid.UUID) -> Outc
     row = session.get(Delivery, delivery_id, populate_existing=True)
     if row is None or row.status != "pending" or row.next_attempt_at > now:
         return Outcome("not_due")
+    earlier = _earlier_in_order(session, row)
+    if earlier is not None:  # a chat's lines go in the order they were written
+        row.next_attempt_at = max(earlier.next_attempt_at, now) + IN_ORDER_PAUSE
+        session.commit()
+        return Outcome("retry", row.next_attempt_at)
     row.attempts += 1
     session.commit()  # a worker that dies from here on still counts the attempt
     note = notification_of(row)
@@ -77,6 +83,24 @@ def _attempt(runtime: Runtime, session: Session, delivery_id: uuid.UUID) -> Outc
     return _record(runtime, session, row, result, now)
 
 
+def _earlier_in_order(session: Session, row: Delivery) -> Delivery | None:
+    """The oldest message still waiting ahead of this one under the same order key."""
+    if row.order_key is None:
+        return None
+    return session.scalars(
+        select(Delivery)
+        .where(
+            Delivery.order_key == row.order_key,
+            Delivery.status == "pending",
+            Delivery.id != row.id,
+            (Delivery.created_at < row.created_at)
+            | ((Delivery.created_at == row.created_at) & (Delivery.dedupe_key < row.dedupe_key)),
+        )
+        .order_by(Delivery.created_at, Delivery.dedupe_key)
+        .limit(1)
+    ).first()
+
+
 def notification_of(row: Delivery) -> Notification:
     return Notification(
         dedupe_key=row.dedupe_key,
@@ -86,6 +110,7 @@ def notification_of(row: Delivery) -> Notification:
         request_id=row.request_id,
         supporter_id=row.supporter_id,
         data=dict(row.data),
+        order_key=row.order_key,
     )
 
 

@@ -68,6 +68,7 @@ def _row(note: Notification, now: datetime) -> dict[str, Any]:
         "request_id": note.request_id,
         "supporter_id": note.supporter_id,
         "data": note.data,
+        "order_key": note.order_key,
         "status": "pending",
         "attempts": 0,
         "next_attempt_at": now,

@@ -129,6 +129,7 @@ def _notes(
             kind=kind,
             request_id=relay.request_id,
             supporter_id=supporter_id,
+            order_key=f"relay:{relay.request_id}:{side}",  # a chat's lines arrive in order
             data=base
             | (safety if side == "requester" else {})
             | {"text": text, FORGET_AFTER_SENDING: kind == "relay_line"},

@@ -342,3 +342,33 @@ def test_a_chat_line_is_forgotten_once_sent(app, client, chat):
     assert chat.sent[0].data["text"] == "words only the supporter should read"
     [row] = rows(app, kind="relay_line")
     assert "words" not in str(row.data), "the stored snapshot no longer holds the words"
+
+
+def test_messages_sharing_an_order_key_are_sent_in_order(app, client, chat, clock):
+    from core.ports import Notification
+    from core.services import outbound
+
+    world_with(app, client, "Ash")
+    chat.script.append(DeliveryResult(delivered=False, retry_after_seconds=60, detail="429"))
+    ctx = system_ctx(app)
+    for number in (1, 2, 3):
+        with ctx.session:
+            line = Notification(
+                dedupe_key=f"relay_line:chat-9:{number}",
+                program_id=_program_id(ctx),
+                audience="supporter",
+                kind="relay_line",
+                supporter_id=uuid.uuid4(),
+                data={"text": f"line {number}"},
+                order_key="relay:chat-9:supporter",
+            )
+            outbound.queue(ctx, [line])
+            ctx.session.commit()
+        clock.advance(seconds=1)
+    assert sorted(drain(app)) == ["retry", "retry", "retry"], "line 1 failed; 2 and 3 wait"
+    assert chat.sent == []
+    clock.advance(seconds=61)
+    for _ in range(4):
+        drain(app)
+        clock.advance(seconds=2)
+    assert [n.data["text"] for n in chat.sent] == ["line 1", "line 2", "line 3"]
