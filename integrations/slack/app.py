@@ -1,4 +1,4 @@
-"""bolt wired into Flask for one workspace: signature checks, event de-duplication, Home tab."""
+"""bolt in Flask (one workspace, or many via OAuth): signatures, event de-duplication, Home tab."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from flask import Blueprint, Response, request
 from slack_bolt import App, BoltRequest, BoltResponse
 from slack_bolt.adapter.flask import SlackRequestHandler
 from slack_bolt.middleware import Middleware
+from slack_bolt.oauth.oauth_settings import OAuthSettings
 from slack_sdk import WebClient
 
 from integrations.slack import home
@@ -96,11 +97,19 @@ class EventDeduplication(Middleware):
 
 
 def make_bolt_app(
-    settings: SlackSettings, runtime: Runtime, ledger: EventLedger | None = None
+    settings: SlackSettings,
+    runtime: Runtime,
+    ledger: EventLedger | None = None,
+    *,
+    oauth: OAuthSettings | None = None,
 ) -> App:
-    """One workspace, one bot token; creating it calls no Slack API (auth.test waits for use)."""
-    assert settings.bot_token is not None and settings.signing_secret is not None
-    token = settings.bot_token.get_secret_value()
+    """One bot token, or (with `oauth`) each workspace's installed bot; no Slack call at start.
+
+    With OAuth the caller registers the uninstall clean-up, which needs the stores.
+    """
+    assert settings.signing_secret is not None
+    assert oauth is not None or settings.bot_token is not None
+    token = settings.bot_token.get_secret_value() if settings.bot_token is not None else None
     bolt_app = App(
         name="peerline-slack",
         signing_secret=settings.signing_secret.get_secret_value(),
@@ -112,6 +121,7 @@ def make_bolt_app(
             retry_handlers=[],
             logger=SDK_LOG,  # slack_sdk's debug lines carry user ids and message text
         ),
+        oauth_settings=oauth,
         process_before_response=True,
         token_verification_enabled=False,
         request_verification_enabled=True,
@@ -123,13 +133,17 @@ def make_bolt_app(
     bolt_app.use(EventDeduplication(seen))
     bolt_app.error(_error_handler(seen))
     home.register(bolt_app, runtime, settings)  # the Home tab and its buttons
-    bolt_app.event("app_uninstalled")(_access_lost)
-    bolt_app.event("tokens_revoked")(_access_lost)
+    if oauth is None:
+        bolt_app.event("app_uninstalled")(_access_lost)
+        bolt_app.event("tokens_revoked")(_access_lost)
     return bolt_app
 
 
 def blueprint(bolt_app: App) -> Blueprint:
-    """One URL for events, slash commands and interactivity, as the manifest declares."""
+    """One URL for events, slash commands and interactivity, plus the OAuth pair when installing.
+
+    bolt's handler serves the install page and the redirect by path, as OAuthSettings names them.
+    """
     bp = Blueprint("slack", __name__)
     handler = SlackRequestHandler(bolt_app)
 
@@ -137,6 +151,10 @@ def blueprint(bolt_app: App) -> Blueprint:
     def events() -> Response:
         return handler.handle(request)
 
+    flow = bolt_app.oauth_flow
+    if flow is not None:
+        bp.add_url_rule(flow.install_path, "install", events, methods=["GET"])
+        bp.add_url_rule(flow.redirect_uri_path, "oauth_redirect", events, methods=["GET"])
     return bp
 
 

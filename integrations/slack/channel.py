@@ -11,12 +11,13 @@ import http.client
 import logging
 import re
 import threading
+import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.errors import SlackApiError, SlackClientError, SlackTokenRotationError
 
 from core.notify import kinds
 from core.ports import Attendee, CalendarEvent, DeliveryResult, Notification
@@ -32,6 +33,19 @@ SDK_LOG = logging.getLogger(f"{__name__}.sdk")
 SDK_LOG.setLevel(logging.INFO)  # slack_sdk's debug lines carry user ids and message text
 ClientFactory = Callable[[], WebClient]
 """Makes a WebClient: bot token, base_url=SLACK_API_URL, retry_handlers=[], logger=SDK_LOG."""
+
+
+class WorkspaceClients(Protocol):
+    """Many workspaces (OAuth installs): each program's messages go out as its workspace's bot."""
+
+    def reaches(self, program_id: uuid.UUID) -> bool:
+        """Whether the program has a workspace with the app installed."""
+        ...
+
+    def client_for(self, program_id: uuid.UUID) -> WebClient | None:
+        """A client with that workspace's bot token; None when it has none any more."""
+        ...
+
 
 INVITE_FILENAME = "peer-chat.ics"
 DM_CACHE_SIZE = 1024  # conversations.open is tier 3: remember DM ids, but not without bound
@@ -53,15 +67,31 @@ class SlackChannel:
 
     name = "slack"
 
-    def __init__(self, runtime: Runtime, client_factory: ClientFactory) -> None:
-        """`client_factory` is called per delivery, so a rotated token is picked up."""
+    def __init__(
+        self,
+        runtime: Runtime,
+        client_factory: ClientFactory | None = None,
+        *,
+        workspaces: WorkspaceClients | None = None,
+    ) -> None:
+        """One of `client_factory` (one workspace) or `workspaces` (OAuth installs).
+
+        Either is asked per delivery, so a rotated token is picked up.
+        """
+        assert (client_factory is None) != (workspaces is None)
         self._runtime = runtime
         self._client_factory = client_factory
+        self._workspaces = workspaces
         self._dms: OrderedDict[str, str] = OrderedDict()
         self._dms_lock = threading.Lock()
 
     def can_reach(self, notification: Notification) -> bool:
-        """Supporters with a Slack contact, and requesters who asked from Slack."""
+        """Supporters with a Slack contact, and requesters who asked from Slack.
+
+        With OAuth installs, only where the program's workspace has the app installed.
+        """
+        if self._workspaces is not None and not self._workspaces.reaches(notification.program_id):
+            return False
         return self._user_of(notification) is not None
 
     def deliver(self, notification: Notification) -> DeliveryResult:
@@ -73,7 +103,9 @@ class SlackChannel:
             text, blocks = render(notification)
         except (KeyError, ValueError, TypeError, AttributeError) as error:
             return _permanent(f"cannot write a {notification.kind} Slack message ({_what(error)})")
-        client = self._client_factory()
+        client = self._client(notification)
+        if isinstance(client, DeliveryResult):
+            return client
         try:
             card = cards.card_of(self._runtime, notification)
             if card is not None:  # "taken" / "expired": the offer card itself changes
@@ -92,6 +124,24 @@ class SlackChannel:
         if notification.kind in kinds.CALENDAR:
             self._upload_invite(client, dm, notification)
         return DeliveryResult(delivered=True)
+
+    def _client(self, notification: Notification) -> WebClient | DeliveryResult:
+        """The bot's client for this notification, or why there is none."""
+        if self._client_factory is not None:
+            return self._client_factory()
+        assert self._workspaces is not None
+        try:
+            client = self._workspaces.client_for(notification.program_id)
+        except SlackTokenRotationError as error:  # Slack refused the refresh token
+            return failure(error.api_error)
+        except (SlackClientError, OSError, http.client.HTTPException) as error:
+            return failure(error)
+        if client is None:
+            return _permanent(
+                "the Slack app has no bot token for this program's workspace "
+                "(uninstalled or revoked): reinstall the Slack app"
+            )
+        return client
 
     def _remember_card(self, notification: Notification, dm: str, ts: str) -> None:
         """The message is out: failing to note where must not send it again."""

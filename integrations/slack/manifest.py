@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import re
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -14,7 +15,9 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from core.errors import NotFound
 from core.runtime import runtime
+from integrations.slack import workspaces
 from integrations.slack.settings import LOOPBACK_HOSTS, slash_command
 
 # Each scope is needed by something the plugin does; nothing broader (no admin, no e-mail).
@@ -33,6 +36,7 @@ BOT_EVENTS = (
     "app_uninstalled",  # stop using a workspace the moment it removes the app
     "tokens_revoked",  # ... or revokes our token
 )
+TEAM_ID = re.compile(r"^T[A-Z0-9]{2,31}$")  # Slack's workspace ids: T, then upper case
 MAX_NAME_LENGTH = 35  # Slack's limit for display_information.name
 DESCRIPTION = "Ask a trained peer supporter for a confidential chat. Not a crisis service."
 
@@ -133,6 +137,25 @@ def manifest_command(url: str | None, command: str, output: str, token_rotation:
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint=source) from None
     click.echo(render(manifest, output))
+
+
+@slack_group.command("link")
+@click.argument("team_id")
+@click.argument("program")
+@with_appcontext
+def link_command(team_id: str, program: str) -> None:
+    """Link a Slack workspace (TEAM_ID, e.g. T0123ABCD) to a PeerLine PROGRAM (its slug).
+
+    For installs PeerLine could not place itself: several workplace programs and no
+    SLACK_PROGRAM. The install page shows the exact command.
+    """
+    if not TEAM_ID.match(team_id):
+        raise click.BadParameter("a Slack team id looks like T0123ABCD", param_hint="TEAM_ID")
+    try:
+        workspaces.link(runtime(current_app), team_id, program)
+    except NotFound:
+        raise click.BadParameter(f"no program {program!r}", param_hint="PROGRAM") from None
+    click.echo(f"Slack workspace {team_id} now belongs to the program {program}.")
 
 
 def render(manifest: dict[str, Any], output: str) -> str:

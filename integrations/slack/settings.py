@@ -47,6 +47,15 @@ class SlackSettings(BaseSettings):
         return self.bot_token is not None and self.signing_secret is not None
 
     @property
+    def oauth(self) -> bool:
+        """Many workspaces, each installing the app through Slack's OAuth flow."""
+        return (
+            self.client_id is not None
+            and self.client_secret is not None
+            and self.signing_secret is not None
+        )
+
+    @property
     def configured(self) -> bool:
         """Whether any SLACK_* setting was given at all (silence means the plugin stays off)."""
         return bool(self.model_fields_set)
@@ -93,5 +102,13 @@ def _check_complete(settings: SlackSettings) -> None:
     if settings.bot_token is not None and settings.signing_secret is None:
         raise ConfigError(
             "SLACK_SIGNING_SECRET: required with SLACK_BOT_TOKEN (requests from Slack are "
+            "verified with it)"
+        )
+    if (settings.client_id is None) != (settings.client_secret is None):
+        missing = "SLACK_CLIENT_SECRET" if settings.client_secret is None else "SLACK_CLIENT_ID"
+        raise ConfigError(f"{missing}: required for OAuth installs (set both, or neither)")
+    if settings.client_id is not None and settings.signing_secret is None:
+        raise ConfigError(
+            "SLACK_SIGNING_SECRET: required with SLACK_CLIENT_ID (requests from Slack are "
             "verified with it)"
         )
