@@ -20,7 +20,7 @@ from huey.consumer import Consumer
 
 from core import events
 from core.notify import deliveries, timers
-from core.services import lifecycle, matching, retention
+from core.services import lifecycle, matching, pauses, retention
 
 if TYPE_CHECKING:
     from core.runtime import Runtime
@@ -101,6 +101,7 @@ class Jobs:
             ("training notices", timers.training_notices),
             ("feedback prompts", timers.feedback_prompts),
             ("sessions closed", lifecycle.close_ended_sessions),
+            ("pauses ended", pauses.resume_ended_pauses),
             ("requests purged", retention.purge_expired),
             ("messages forgotten", retention.purge_finished_deliveries),
             ("idempotency records forgotten", retention.purge_idempotency_records),

@@ -135,7 +135,27 @@ def _status_operation(path: str, status: str, summary: str, roles: set[str]) -> 
     )(change)
 
 
-_status_operation("pause", "paused", "Pause at once: no new offers or slots", STAFF | {"supporter"})
+class PauseQuery(Query):
+    until: date | None = Field(
+        None, description="The pause ends by itself on this date (program time zone)"
+    )
+
+
+@bp.operation(
+    "POST",
+    "/supporters/<uuid:supporter_id>/pause",
+    summary="Pause at once (optionally until a date): no new offers or slots",
+    roles=STAFF | {"supporter"},
+    query=PauseQuery,
+    response=SupporterOut,
+    errors=(404, 409),
+)
+def pause_supporter(principal: Any, supporter_id: uuid.UUID, query: PauseQuery) -> SupporterOut:
+    c = ctx()
+    roster.set_status(c, supporter_id, "paused", until=query.until)
+    return _out(c, supporter_id)
+
+
 _status_operation("resume", "active", "Resume after a pause", STAFF | {"supporter"})
 _status_operation(
     "offboard", "offboarded", "Offboard: keeps history, deletes contact data", {"admin"}

@@ -33,6 +33,7 @@ class Supporter(Base):
     created_at: Mapped[datetime]
     status_changed_at: Mapped[datetime | None]
     last_assigned_at: Mapped[datetime | None]
+    paused_until: Mapped[date | None]  # a pause that ends by itself, in the program's time zone
 
     contacts: Mapped[list[SupporterContact]] = relationship(
         back_populates="supporter", cascade="all, delete-orphan", lazy="selectin"

@@ -169,6 +169,7 @@ class SupporterOut(Out):
     matchable: bool
     unmatchable_reasons: list[str]
     trained_until: date | None
+    paused_until: date | None = None
 
 
 class SupporterPublic(Out):

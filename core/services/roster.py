@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import date
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
@@ -78,6 +79,7 @@ def supporter_out(supporter: Supporter, program: Program, today: date) -> Suppor
         matchable=not reasons,
         unmatchable_reasons=reasons,
         trained_until=state.trained_until,
+        paused_until=supporter.paused_until,
     )
 
 
@@ -159,11 +161,18 @@ def update_supporter(ctx: Ctx, supporter_id: uuid.UUID, patch: SupporterPatch) -
     return supporter
 
 
-def set_status(ctx: Ctx, supporter_id: uuid.UUID, status: str) -> Supporter:
-    """Pause, resume or offboard; takes effect at once for matching and offers."""
+def set_status(
+    ctx: Ctx, supporter_id: uuid.UUID, status: str, until: date | None = None
+) -> Supporter:
+    """Pause (optionally until a date), resume or offboard; takes effect at once."""
     from core.services import matching  # matching reads the roster; import late
 
     supporter, program = get_supporter(ctx, supporter_id, "admin", "coordinator")
+    if until is not None:
+        today = ctx.now.astimezone(ZoneInfo(program.time_zone)).date()
+        if status != "paused" or until <= today:
+            raise ValidationFailed("until: a pause ends on a later date than today", field="until")
+    supporter.paused_until = until if status == "paused" else None
     if status == "offboarded":
         require(ctx.principal, program.id, "admin")
     if supporter.status == "offboarded":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -24,6 +24,7 @@ from integrations.slack.home_view import (
     MAX_REQUESTS_SHOWN,
     MAX_SESSIONS_SHOWN,
     PAUSE,
+    PAUSE_UNTIL,
     RESUME,
     Home,
     OwnRequest,
@@ -48,7 +49,7 @@ def register(bolt_app: App, runtime: Runtime, settings: SlackSettings) -> None:
     tab = HomeTab(runtime, settings)
     bolt_app.event("app_home_opened")(tab.opened)
     bolt_app.action(ASK)(tab.ask)
-    for action_id in (CANCEL, PAUSE, RESUME):
+    for action_id in (CANCEL, PAUSE, PAUSE_UNTIL, RESUME):
         bolt_app.action(action_id)(tab.act)
 
 
@@ -88,6 +89,8 @@ class HomeTab:
         said = None
         if slug and action == CANCEL:
             said = self.cancel(slug, user, value)
+        elif slug and action == PAUSE_UNTIL:
+            said = self.set_status(slug, user, "paused", _picked_date(body))
         elif slug:
             said = self.set_status(slug, user, "paused" if action == PAUSE else "active")
         try:
@@ -151,16 +154,18 @@ class HomeTab:
                 return _sentence(error.message)
         return f"Your request *{escape(owned[request_id])}* is cancelled."
 
-    def set_status(self, slug: str, user_id: str, status: str) -> str:
+    def set_status(self, slug: str, user_id: str, status: str, until: date | None = None) -> str:
         """As the supporter themselves; core makes it take effect for matching at once."""
         ctx = offers._supporter_ctx(self.runtime, slug, user_id)
         if ctx is None or ctx.principal.supporter_id is None:
             return offers.NOT_A_SUPPORTER
         with ctx.session:
             try:
-                roster.set_status(ctx, ctx.principal.supporter_id, status)
+                roster.set_status(ctx, ctx.principal.supporter_id, status, until=until)
             except PeerLineError as error:
                 return _sentence(error.message)
+        if until is not None:
+            return f"You are paused until {until:%A %-d %B}; you will be available again then."
         if status == "paused":
             return "You are paused. Nobody is offered to you until you say you are available."
         return "You are available again. New requests can be offered to you."
@@ -207,6 +212,14 @@ def _action(body: dict[str, Any]) -> tuple[str, str]:
         return str(pressed.get("action_id") or ""), str(pressed.get("value") or "")
     except (KeyError, IndexError, AttributeError):
         return "", ""
+
+
+def _picked_date(body: dict[str, Any]) -> date | None:
+    """The datepicker's choice; an unreadable one pauses without an end date."""
+    try:
+        return date.fromisoformat(str(body["actions"][0]["selected_date"]))
+    except (KeyError, IndexError, ValueError):
+        return None
 
 
 def _sentence(message: str) -> str:

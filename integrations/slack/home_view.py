@@ -14,6 +14,7 @@ from integrations.slack.modals import escape
 
 Block = dict[str, Any]
 ASK, CANCEL, PAUSE, RESUME = "home_ask", "home_cancel", "home_pause", "home_resume"
+PAUSE_UNTIL = "home_pause_until"
 MAX_RESOURCES_SHOWN = 30  # what a program may hold
 MAX_REQUESTS_SHOWN = 10
 MAX_SESSIONS_SHOWN = 20
@@ -135,9 +136,24 @@ def _supporting(panel: SupporterPanel, zone: ZoneInfo) -> list[Block]:
         {"type": "divider"},
         {"type": "header", "text": _plain("Your peer supporter role")},
         _section(state, toggle),
+        _pause_until(),
         _section(load),
         _section("*Upcoming sessions*\n" + "\n".join(sessions)),
     ]
+
+
+def _pause_until() -> Block:
+    """A pause that ends by itself: pick the first day back."""
+    return {
+        "type": "section",
+        "block_id": "pause_until",
+        "text": {"type": "mrkdwn", "text": "Or pause until a date (you are back that day):"},
+        "accessory": {
+            "type": "datepicker",
+            "action_id": PAUSE_UNTIL,
+            "placeholder": _plain("Back on"),
+        },
+    }
 
 
 def _span(slot: tuple[datetime, datetime], zone: ZoneInfo) -> str:

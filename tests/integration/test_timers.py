@@ -237,3 +237,23 @@ def test_a_session_nobody_closed_is_closed_and_then_purged(app, client, clock, c
         from core.models import RequesterIdentity
 
         assert session.query(RequesterIdentity).count() == 0, "the identity is gone"
+
+
+def test_a_pause_until_a_date_ends_by_itself(app, client, clock, chat):
+    world = make_world(app, client, policy={"offer_batch_size": 1})
+    ash = world.add_supporter("Ash", weekly=EVERY_WEEKDAY)
+    own = auth(world.supporter_token("Ash"))
+    for bad in ("2026-03-04", "2026-03-01", "not-a-date"):
+        refused = client.post(f"/api/v1/supporters/{ash['id']}/pause?until={bad}", headers=own)
+        assert refused.status_code == 422 and refused.json["error"]["field"] == "until", bad
+    paused = client.post(f"/api/v1/supporters/{ash['id']}/pause?until=2026-03-06", headers=own)
+    assert paused.status_code == 200 and paused.json["paused_until"] == "2026-03-06"
+    assert client.post("/api/v1/requests", json=request_body()).json["status"] == "open"
+    clock.advance(hours=23)  # Thursday 08:00: still paused
+    run(app)
+    assert client.get(f"/api/v1/supporters/{ash['id']}", headers=own).json["status"] == "paused"
+    clock.advance(hours=24)  # Friday 08:00 in London
+    run(app)
+    back = client.get(f"/api/v1/supporters/{ash['id']}", headers=own).json
+    assert (back["status"], back["paused_until"]) == ("active", None)
+    assert client.post("/api/v1/requests", json=request_body()).json["status"] == "offered"

@@ -296,3 +296,24 @@ def test_without_a_slack_time_zone_times_are_in_the_program_zone(world, slack):
     text = text_of(home_of(slack, ASKER))
     assert f"scheduled for {local(made['booking']['starts_at'], 'Europe/London')}" in text
     assert "(Europe/London)" in text
+
+
+def test_a_supporter_pauses_until_a_date_from_the_home_tab(world, slack):
+    open_home(world, ASH)
+    payload = {
+        "type": "block_actions",
+        "team": {"id": "T0TEAM"},
+        "user": {"id": ASH},
+        "container": {"type": "view", "view_id": "V0HOME"},
+        "view": {"id": "V0HOME", "type": "home"},
+        "trigger_id": "trigger-home",
+        "actions": [
+            {"action_id": "home_pause_until", "type": "datepicker", "selected_date": "2026-03-09"}
+        ],
+    }
+    assert interaction(world.client, payload).status_code == 200
+    assert status_of(world, "Ash") == "paused"
+    assert "paused until Monday 9 March" in text_of(home_of(slack, ASH))
+    payload["actions"][0]["selected_date"] = "2026-03-01"
+    interaction(world.client, payload)
+    assert "later date than today" in text_of(home_of(slack, ASH)), "a past date is refused"
