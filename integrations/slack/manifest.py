@@ -120,8 +120,8 @@ def slack_group() -> None:
     default=False,
     show_default=True,
     help=(
-        "Bot tokens that expire every 12 hours and must be refreshed; leave it off while "
-        "PeerLine runs with a fixed SLACK_BOT_TOKEN (Slack cannot turn it off again)"
+        "Bot tokens that expire every 12 hours; PeerLine refreshes them for OAuth installs. "
+        "Leave it off with a fixed SLACK_BOT_TOKEN (Slack cannot turn it off again)"
     ),
 )
 @with_appcontext
