@@ -276,3 +276,17 @@ def test_other_offer_cards_turn_to_taken_in_place(app, slack):
     [rewritten] = [c for c in slack.calls("chat.update") if c.params.get("channel") == f"D{BIRCH}"]
     assert "taken" in rewritten.params["text"].lower()
     assert "offer_accept" not in json.dumps(rewritten.params.get("blocks")), "no buttons left"
+
+
+def test_an_unanswered_offer_times_out_and_the_requester_hears_honestly(app, slack, clock):
+    ask(app, slack)
+    drain(app)
+    clock.advance(minutes=10)  # the program's offer timeout
+    jobs = runtime(app).jobs
+    assert jobs is not None
+    jobs.tick()
+    drain(app)
+    expired = [c for c in slack.calls("chat.update") if "expired" in c.params["text"].lower()]
+    assert sorted(c.params["channel"] for c in expired) == [f"D{ASH}", f"D{BIRCH}"]
+    [told] = [m for m in slack.messages_to(ASKER) if "Nobody is free" in m["text"]]
+    assert "not a crisis" in json.dumps(told).lower()
