@@ -1,0 +1,1 @@
+"""Alembic revisions of the Teams plugin's tables, on the `teams` branch."""
