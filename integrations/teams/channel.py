@@ -1,0 +1,63 @@
+"""Messages to people in their 1:1 chat with the bot, through the Bot Connector."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from core.channels.email_messages import render, text_body
+from core.notify import kinds
+from core.ports import DeliveryResult, Notification
+from core.services import recipients
+from integrations.teams.connector import BotConnector, ConnectorError, result_of
+from integrations.teams.conversations import Reference, reference_for
+
+if TYPE_CHECKING:
+    from core.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+class TeamsChannel:
+    """Reaches people who have a 1:1 chat with the bot (it is stored when they first write)."""
+
+    name = "teams"
+
+    def __init__(self, runtime: Runtime, connector: BotConnector) -> None:
+        self._runtime = runtime
+        self._connector = connector
+
+    def can_reach(self, notification: Notification) -> bool:
+        """Core kinds with a conversation on record; card updates wait for Adaptive Cards."""
+        if notification.kind not in kinds.KINDS or notification.kind in kinds.OPTIONAL:
+            return False
+        return self._reference(notification) is not None
+
+    def deliver(self, notification: Notification) -> DeliveryResult:
+        """One plain-text message with the same wording as e-mail; faults become results."""
+        reference = self._reference(notification)
+        if reference is None:
+            return DeliveryResult(delivered=False, permanent=True, detail="no Teams chat on record")
+        try:
+            activity = _activity(notification)
+        except (KeyError, ValueError, TypeError) as error:
+            detail = f"cannot write a {notification.kind} Teams message ({type(error).__name__})"
+            return DeliveryResult(delivered=False, permanent=True, detail=detail)
+        try:
+            self._connector.send(reference.service_url, reference.conversation_id, activity)
+        except ConnectorError as error:
+            return result_of(error)
+        return DeliveryResult(delivered=True)
+
+    def _reference(self, notification: Notification) -> Reference | None:
+        ctx = self._runtime.system_ctx()
+        with ctx.session:
+            aad_id = recipients.address_of(ctx, notification, "teams")
+        return reference_for(self._runtime, aad_id) if aad_id else None
+
+
+def _activity(notification: Notification) -> dict[str, Any]:
+    """Adaptive Cards come with the Teams request form; until then the e-mail wording as text."""
+    content = render(notification)
+    text = f"{content.subject}\n\n{text_body(notification, content)}"
+    return {"type": "message", "textFormat": "plain", "text": text}

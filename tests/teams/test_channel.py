@@ -1,0 +1,123 @@
+"""The Teams channel through the outbox: offers and requester news in the person's 1:1 chat."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import requests
+
+from core.runtime import runtime
+from integrations.teams.channel import TeamsChannel
+from integrations.teams.connector import BotConnector
+from integrations.teams.conversations import remember
+from integrations.teams.tokens import TokenProvider
+from tests.conftest import make_app
+from tests.fakes.botconnector import FakeBotConnector, FakeEntraID
+from tests.fakes.smtp import make_certificates
+from tests.helpers import EVERY_WEEKDAY, auth, make_world, request_body
+from tests.integration.test_deliveries import drain, rows
+
+TENANT, APP_ID, SECRET = "tenant-1", "app-1", "s3cret-value-never-shown"
+ASH_AAD, ASKER_AAD = "aad-ash-0001", "aad-asker-0002"
+
+
+@pytest.fixture
+def fakes(tmp_path: Path):
+    certificates = make_certificates(tmp_path / "tls")
+    with (
+        FakeEntraID(
+            tenant_id=TENANT, client_id=APP_ID, client_secret=SECRET, certificates=certificates
+        ) as aad,
+        FakeBotConnector(aad, certificates=certificates) as connector,
+        requests.Session() as session,
+    ):
+        session.trust_env = False
+        session.verify = str(certificates.ca_file)
+        yield aad, connector, session
+
+
+@pytest.fixture
+def app(database_url, tmp_path, clock, fakes):
+    aad, _connector, session = fakes
+    tokens = TokenProvider(
+        app_id=APP_ID,
+        password=SECRET,
+        tenant_id=TENANT,
+        authority_host=aad.url,
+        http_client=session,
+    )
+    bot = BotConnector(tokens=tokens, allowed_hosts=frozenset({"127.0.0.1"}), session=session)
+
+    def hook(host):
+        host.add_channel(TeamsChannel(host.runtime, bot))
+
+    application = make_app(database_url, tmp_path, clock, plugins=[("teams-test", hook)])
+    yield application
+    runtime(application).engine.dispose()
+
+
+def chat_with_bot(app, connector, aad_id: str, conversation: str) -> None:
+    """What the bot stores when someone writes to it (or installs it) in a 1:1 chat."""
+    connector.open_conversation(conversation)
+    remember(
+        runtime(app),
+        {
+            "serviceUrl": connector.url,
+            "from": {"id": f"29:{aad_id}", "aadObjectId": aad_id},
+            "conversation": {"id": conversation, "conversationType": "personal"},
+            "channelData": {"tenant": {"id": TENANT}},
+        },
+    )
+
+
+def test_an_offer_reaches_the_supporter_in_their_teams_chat(app, fakes):
+    _aad, connector, _session = fakes
+    world = make_world(app, app.test_client())
+    world.add_supporter(
+        "Ash", weekly=EVERY_WEEKDAY, contacts=[{"platform": "teams", "address": ASH_AAD}]
+    )
+    chat_with_bot(app, connector, ASH_AAD, "a:ash")
+    body = request_body(note="private words", requester={"platform": "teams", "subject": ASKER_AAD})
+    assert (
+        app.test_client()
+        .post("/api/v1/requests", json=body, headers=auth(world.service))
+        .status_code
+        == 201
+    )
+    assert drain(app) == ["sent"]
+    [offer] = connector.activities["a:ash"]
+    assert "New peer chat request" in offer["text"] and "private words" not in offer["text"]
+    assert ASKER_AAD not in offer["text"]
+
+
+def test_requester_news_carries_the_crisis_resources(app, fakes):
+    _aad, connector, _session = fakes
+    world = make_world(app, app.test_client())
+    chat_with_bot(app, connector, ASKER_AAD, "a:asker")
+    body = request_body(requester={"platform": "teams", "subject": ASKER_AAD})
+    app.test_client().post("/api/v1/requests", json=body, headers=auth(world.service))
+    drain(app)  # nobody is on the roster: the requester is told so, honestly
+    [told] = connector.activities["a:asker"]
+    assert "not a crisis" in told["text"].lower() and "No peer supporter is free" in told["text"]
+
+
+def test_connector_faults_are_retried_and_a_person_never_seen_is_a_dead_letter(app, fakes, clock):
+    _aad, connector, _session = fakes
+    world = make_world(app, app.test_client())
+    world.add_supporter(
+        "Ash", weekly=EVERY_WEEKDAY, contacts=[{"platform": "teams", "address": ASH_AAD}]
+    )
+    world.add_supporter(
+        "Birch", weekly=EVERY_WEEKDAY, contacts=[{"platform": "teams", "address": "aad-birch"}]
+    )
+    chat_with_bot(app, connector, ASH_AAD, "a:ash")
+    connector.fail_next(429, retry_after=9)
+    app.test_client().post("/api/v1/requests", json=request_body(), headers=auth(world.service))
+    assert sorted(drain(app)) == ["dead", "retry"]
+    [dead] = rows(app, status="dead")
+    assert dead.last_error == "no channel reaches this recipient", "Birch never wrote to the bot"
+    [waiting] = rows(app, status="pending")
+    assert (waiting.next_attempt_at - clock.now()).total_seconds() == 9
+    clock.advance(seconds=9)
+    assert drain(app) == ["sent"] and len(connector.activities["a:ash"]) == 1
