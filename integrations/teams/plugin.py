@@ -1,13 +1,39 @@
-"""The Teams plugin's hook: the `teams` commands now; the bot endpoint as the Teams issue lands."""
+"""The Teams plugin's hook: the `teams` commands always; the bot when TEAMS_* are set."""
 
 from __future__ import annotations
 
+import logging
+
 from core.plugins import PluginHost
+from integrations.teams.auth import BotAuthenticator
+from integrations.teams.bot import Bot, blueprint
+from integrations.teams.channel import TeamsChannel
+from integrations.teams.connector import BotConnector
 from integrations.teams.manifest import teams_group
 from integrations.teams.settings import load_teams_settings
+from integrations.teams.tokens import TokenProvider
+
+log = logging.getLogger(__name__)
 
 
 def init_app(host: PluginHost) -> None:
     """A bad TEAMS_* raises ConfigError here, so start-up fails naming the variable."""
     host.add_command(teams_group)
-    load_teams_settings()
+    settings = load_teams_settings()
+    if not settings.configured:
+        log.debug("Teams is off: TEAMS_APP_ID, TEAMS_APP_PASSWORD and TEAMS_TENANT_ID not all set")
+        return
+    assert settings.app_id and settings.app_password and settings.tenant_id
+    tokens = TokenProvider(
+        app_id=settings.app_id,
+        password=settings.app_password.get_secret_value(),
+        tenant_id=settings.tenant_id,
+    )
+    connector = BotConnector(tokens=tokens, allowed_hosts=settings.service_hosts)
+    authenticator = BotAuthenticator(
+        app_id=settings.app_id,
+        now=host.runtime.clock.now,
+        openid_metadata_url=settings.openid_metadata_url,
+    )
+    host.add_blueprint(blueprint(authenticator, Bot(host.runtime, settings, connector)))
+    host.add_channel(TeamsChannel(host.runtime, connector))

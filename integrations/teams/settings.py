@@ -22,6 +22,10 @@ class TeamsSettings(BaseSettings):
     tenant_id: str | None = None
     openid_metadata_url: str = BOT_FRAMEWORK_METADATA
     program: str | None = None
+    service_hosts: frozenset[str] = frozenset(
+        {"smba.trafficmanager.net", "smba.infra.gcc.teams.microsoft.com"}
+    )
+    """Hosts a serviceUrl may have: tokens are never sent anywhere else."""
 
     @field_validator("openid_metadata_url")
     @classmethod

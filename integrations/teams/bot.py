@@ -1,0 +1,97 @@
+"""`POST /api/messages`: every activity's token checked first, then the activity handled."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from flask import Blueprint, Response, jsonify, request
+
+from core.errors import NotFound
+from core.schemas.programs import NOT_A_CRISIS_SERVICE, CrisisResourceOut
+from core.services import programs
+from core.services.access import Ctx
+from integrations.teams.auth import BotAuthenticator, BotAuthError
+from integrations.teams.connector import BotConnector, ConnectorError
+from integrations.teams.conversations import remember
+from integrations.teams.settings import TeamsSettings
+
+if TYPE_CHECKING:
+    from core.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+class Bot:
+    """What the bot does with an activity that passed authentication."""
+
+    def __init__(self, runtime: Runtime, settings: TeamsSettings, connector: BotConnector) -> None:
+        self.runtime, self.settings, self.connector = runtime, settings, connector
+
+    def handle(self, activity: dict[str, Any]) -> Response:
+        remember(self.runtime, activity)  # so the bot can write first later (offers, reminders)
+        if activity.get("type") == "conversationUpdate" and self._user_joined(activity):
+            self._welcome(activity)
+        return Response(status=200)
+
+    def _user_joined(self, activity: dict[str, Any]) -> bool:
+        bot_id = (activity.get("recipient") or {}).get("id")
+        return any(m.get("id") != bot_id for m in activity.get("membersAdded") or [])
+
+    def _welcome(self, activity: dict[str, Any]) -> None:
+        """On install: what this is and is not, and who can help right now."""
+        conversation = (activity.get("conversation") or {}).get("id")
+        if not conversation or (activity.get("conversation") or {}).get("conversationType") not in (
+            None,
+            "personal",
+        ):
+            return
+        message = {"type": "message", "textFormat": "plain", "text": self._welcome_text()}
+        try:
+            self.connector.send(str(activity["serviceUrl"]), str(conversation), message)
+        except ConnectorError as error:
+            log.warning("could not send the Teams welcome (%s)", error.reason)
+
+    def _welcome_text(self) -> str:
+        ctx = self.runtime.system_ctx()
+        with ctx.session:
+            slug = self.settings.program or _only_workplace(ctx)
+            try:
+                intake = programs.intake(ctx, slug or "")
+                notice, resources = intake.notice, intake.crisis_resources
+            except NotFound:
+                notice = NOT_A_CRISIS_SERVICE
+                resources = [CrisisResourceOut(**r) for r in programs.DEFAULT_CRISIS_RESOURCES]
+        lines = [
+            "Hello. PeerLine connects you with a trained peer supporter for a confidential "
+            "chat. Supporters see an alias, never your name.",
+            notice,
+            *(f"- {r.name}: {r.contact}" for r in resources),
+        ]
+        return "\n\n".join(lines)
+
+
+def _only_workplace(ctx: Ctx) -> str | None:
+    workplaces = [p.slug for p in programs.list_programs(ctx) if p.kind == "workplace"]
+    return workplaces[0] if len(workplaces) == 1 else None
+
+
+def blueprint(authenticator: BotAuthenticator, bot: Bot) -> Blueprint:
+    """Nothing is read, stored or answered before the token checks out."""
+    bp = Blueprint("teams", __name__)
+
+    @bp.post("/api/messages")
+    def messages() -> Response | tuple[Response, int]:
+        activity = request.get_json(silent=True)
+        if not isinstance(activity, dict):
+            return jsonify(
+                {"error": {"code": "bad_request", "message": "an activity is JSON"}}
+            ), 400
+        try:
+            authenticator.verify(request.headers.get("Authorization"), activity)
+        except BotAuthError as error:
+            log.info("Teams activity refused: %s", error.reason)
+            return jsonify({"error": {"code": "unauthorized", "message": "unauthorized"}}), 401
+        return bot.handle(activity)
+
+    return bp

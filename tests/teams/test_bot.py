@@ -1,0 +1,129 @@
+"""`POST /api/messages`: nothing is processed before the token checks out; install says hello."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import requests
+from sqlalchemy import func, select
+
+from core.runtime import runtime
+from integrations.teams.auth import BotAuthenticator
+from integrations.teams.bot import Bot, blueprint
+from integrations.teams.connector import BotConnector
+from integrations.teams.settings import TeamsSettings
+from integrations.teams.storage import CONVERSATIONS
+from integrations.teams.tokens import TokenProvider
+from tests.conftest import make_app
+from tests.fakes.botconnector import FakeBotConnector, FakeEntraID
+from tests.fakes.botframework_keys import FakeBotFrameworkKeys
+from tests.fakes.smtp import make_certificates
+from tests.helpers import make_world
+
+TENANT, APP_ID, SECRET = "tenant-1", "app-1", "s3cret-value-never-shown"
+CHAT = "a:1:personal-chat"
+
+
+@pytest.fixture
+def stack(database_url, tmp_path: Path, clock):
+    certificates = make_certificates(tmp_path / "tls")
+    with (
+        FakeEntraID(
+            tenant_id=TENANT, client_id=APP_ID, client_secret=SECRET, certificates=certificates
+        ) as aad,
+        FakeBotConnector(aad, certificates=certificates) as connector,
+        requests.Session() as session,
+    ):
+        session.trust_env = False
+        session.verify = str(certificates.ca_file)
+        with FakeBotFrameworkKeys(app_id=APP_ID, now=clock.now, service_url=connector.url) as keys:
+            connector.open_conversation(CHAT)
+            tokens = TokenProvider(
+                app_id=APP_ID,
+                password=SECRET,
+                tenant_id=TENANT,
+                authority_host=aad.url,
+                http_client=session,
+            )
+            bot_connector = BotConnector(
+                tokens=tokens, allowed_hosts=frozenset({"127.0.0.1"}), session=session
+            )
+            authenticator = BotAuthenticator(
+                app_id=APP_ID, now=clock.now, openid_metadata_url=keys.metadata_url
+            )
+
+            def hook(host):
+                bot = Bot(host.runtime, TeamsSettings(), bot_connector)
+                host.add_blueprint(blueprint(authenticator, bot))
+
+            app = make_app(database_url, tmp_path, clock, plugins=[("teams-test", hook)])
+            make_world(app, app.test_client())
+            yield app, keys, connector
+            runtime(app).engine.dispose()
+
+
+def installed(connector_url: str) -> dict:
+    return {
+        "type": "conversationUpdate",
+        "channelId": "msteams",
+        "serviceUrl": connector_url,
+        "from": {"id": "29:person", "aadObjectId": "aad-person"},
+        "recipient": {"id": "28:bot"},
+        "conversation": {"id": CHAT, "conversationType": "personal"},
+        "membersAdded": [{"id": "29:person"}],
+        "channelData": {"tenant": {"id": TENANT}},
+    }
+
+
+def post(app, activity: dict, token: str | None):
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return app.test_client().post("/api/messages", json=activity, headers=headers)
+
+
+def stored_references(app) -> int:
+    with runtime(app).engine.connect() as connection:
+        return int(connection.scalar(select(func.count()).select_from(CONVERSATIONS)) or 0)
+
+
+def test_installing_the_bot_sends_the_notice_and_crisis_resources(stack):
+    app, keys, connector = stack
+    assert post(app, installed(connector.url), keys.token()).status_code == 200
+    [welcome] = connector.activities[CHAT]
+    assert "not a crisis" in welcome["text"].lower() and "alias" in welcome["text"]
+    assert stored_references(app) == 1, "the bot can now write first"
+
+
+@pytest.mark.parametrize(
+    "token",
+    [None, "not-a-jwt", "forged"],
+    ids=["no header", "garbage", "wrong audience"],
+)
+def test_an_activity_without_a_valid_token_gets_401_and_nothing_happens(stack, token):
+    app, keys, connector = stack
+    if token == "forged":
+        token = keys.token(aud="someone-elses-bot")
+    answer = post(app, installed(connector.url), token)
+    assert answer.status_code == 401
+    assert connector.activities.get(CHAT, []) == [] and stored_references(app) == 0
+
+
+def test_a_token_for_another_service_url_is_refused(stack):
+    app, keys, connector = stack
+    activity = installed(connector.url) | {"serviceUrl": "https://smba.trafficmanager.net/x/"}
+    assert post(app, activity, keys.token()).status_code == 401
+    assert stored_references(app) == 0
+
+
+def test_with_teams_settings_the_plugin_serves_the_bot_and_adds_the_channel(
+    database_url, tmp_path, clock, monkeypatch
+):
+    from integrations.teams.plugin import init_app
+
+    monkeypatch.setenv("TEAMS_APP_ID", APP_ID)
+    monkeypatch.setenv("TEAMS_APP_PASSWORD", SECRET)
+    monkeypatch.setenv("TEAMS_TENANT_ID", TENANT)
+    app = make_app(database_url, tmp_path, clock, plugins=[("teams", init_app)])
+    assert "teams" in runtime(app).channels
+    assert app.test_client().post("/api/messages", json={"type": "message"}).status_code == 401
+    runtime(app).engine.dispose()
