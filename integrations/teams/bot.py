@@ -10,7 +10,7 @@ from flask import Blueprint, Response, jsonify, request
 from core.errors import NotFound
 from core.schemas.programs import NOT_A_CRISIS_SERVICE, CrisisResourceOut
 from core.services import programs
-from core.services.access import Ctx
+from integrations.teams import actions, cards
 from integrations.teams.auth import BotAuthenticator, BotAuthError
 from integrations.teams.connector import BotConnector, ConnectorError
 from integrations.teams.conversations import remember
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from core.runtime import Runtime
 
 log = logging.getLogger(__name__)
+NOT_LINKED = "This Teams app is not linked to a peer support program yet."
 
 
 class Bot:
@@ -30,9 +31,49 @@ class Bot:
 
     def handle(self, activity: dict[str, Any]) -> Response:
         remember(self.runtime, activity)  # so the bot can write first later (offers, reminders)
-        if activity.get("type") == "conversationUpdate" and self._user_joined(activity):
+        kind = activity.get("type")
+        if kind == "conversationUpdate" and self._user_joined(activity):
             self._welcome(activity)
+        elif kind == "invoke" and activity.get("name") == "adaptiveCard/action":
+            action = (activity.get("value") or {}).get("action") or {}
+            card = self._act(activity, str(action.get("verb", "")), action.get("data") or {})
+            return jsonify(cards.invoke_response(card))
+        elif kind == "message" and self._personal(activity):
+            submitted = activity.get("value")
+            if isinstance(submitted, dict):  # the Action.Submit fallback of an older client
+                self._reply(
+                    activity, self._act(activity, str(submitted.get("verb", "")), submitted)
+                )
+            else:
+                self._reply(activity, self._form())
         return Response(status=200)
+
+    def _act(self, activity: dict[str, Any], verb: str, data: dict[str, Any]) -> cards.Card:
+        slug = actions.program_slug(self.runtime, self.settings.program)
+        aad_id = str((activity.get("from") or {}).get("aadObjectId") or "")
+        if slug is None or not aad_id:
+            return cards.said("This Teams app is not linked to a peer support program yet.")
+        if verb == "peer_request":
+            return actions.ask(self.runtime, slug, aad_id, data)
+        if verb in ("offer_accept", "offer_decline"):
+            return actions.answer_offer(self.runtime, slug, aad_id, verb, str(data.get("offer_id")))
+        return self._form()
+
+    def _form(self) -> cards.Card:
+        slug = actions.program_slug(self.runtime, self.settings.program)
+        return actions.form(self.runtime, slug) if slug else cards.said(NOT_LINKED)
+
+    def _personal(self, activity: dict[str, Any]) -> bool:
+        conversation = activity.get("conversation") or {}
+        return conversation.get("conversationType") in (None, "personal")
+
+    def _reply(self, activity: dict[str, Any], card: cards.Card) -> None:
+        message = {"type": "message", "attachments": [cards.attachment(card)]}
+        conversation = str((activity.get("conversation") or {}).get("id") or "")
+        try:
+            self.connector.send(str(activity.get("serviceUrl") or ""), conversation, message)
+        except ConnectorError as error:
+            log.warning("could not answer in Teams (%s)", error.reason)
 
     def _user_joined(self, activity: dict[str, Any]) -> bool:
         bot_id = (activity.get("recipient") or {}).get("id")
@@ -46,7 +87,12 @@ class Bot:
             "personal",
         ):
             return
-        message = {"type": "message", "textFormat": "plain", "text": self._welcome_text()}
+        message = {
+            "type": "message",
+            "textFormat": "plain",
+            "text": self._welcome_text(),
+            "attachments": [cards.attachment(self._form())],
+        }
         try:
             self.connector.send(str(activity["serviceUrl"]), str(conversation), message)
         except ConnectorError as error:
@@ -55,7 +101,7 @@ class Bot:
     def _welcome_text(self) -> str:
         ctx = self.runtime.system_ctx()
         with ctx.session:
-            slug = self.settings.program or _only_workplace(ctx)
+            slug = actions.program_slug(self.runtime, self.settings.program)
             try:
                 intake = programs.intake(ctx, slug or "")
                 notice, resources = intake.notice, intake.crisis_resources
@@ -69,11 +115,6 @@ class Bot:
             *(f"- {r.name}: {r.contact}" for r in resources),
         ]
         return "\n\n".join(lines)
-
-
-def _only_workplace(ctx: Ctx) -> str | None:
-    workplaces = [p.slug for p in programs.list_programs(ctx) if p.kind == "workplace"]
-    return workplaces[0] if len(workplaces) == 1 else None
 
 
 def blueprint(authenticator: BotAuthenticator, bot: Bot) -> Blueprint:

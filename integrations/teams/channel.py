@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from core.channels.email_messages import render, text_body
+from core.channels.email_messages import instant, render, text_body, zone_of
 from core.notify import kinds
 from core.ports import DeliveryResult, Notification
 from core.services import recipients
+from integrations.teams import cards
 from integrations.teams.connector import BotConnector, ConnectorError, result_of
 from integrations.teams.conversations import Reference, reference_for
 
@@ -57,7 +58,14 @@ class TeamsChannel:
 
 
 def _activity(notification: Notification) -> dict[str, Any]:
-    """Adaptive Cards come with the Teams request form; until then the e-mail wording as text."""
+    """An offer is a card with Accept / Decline; everything else the core's wording as text."""
     content = render(notification)
     text = f"{content.subject}\n\n{text_body(notification, content)}"
-    return {"type": "message", "textFormat": "plain", "text": text}
+    activity: dict[str, Any] = {"type": "message", "textFormat": "plain", "text": text}
+    if notification.kind == "offer_made":
+        d = notification.data
+        until = instant(d["expires_at"]).astimezone(zone_of(d)).strftime("%a %-d %b, %H:%M")
+        offer_id = notification.dedupe_key.split(":", 1)[1]
+        card = cards.offer_card(offer_id, d["request_alias"], d["topic"], d["mode"], until)
+        activity["attachments"] = [cards.attachment(card)]
+    return activity

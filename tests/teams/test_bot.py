@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from sqlalchemy import func, select
 from core.runtime import runtime
 from integrations.teams.auth import BotAuthenticator
 from integrations.teams.bot import Bot, blueprint
+from integrations.teams.channel import TeamsChannel
 from integrations.teams.connector import BotConnector
 from integrations.teams.settings import TeamsSettings
 from integrations.teams.storage import CONVERSATIONS
@@ -19,7 +21,8 @@ from tests.conftest import make_app
 from tests.fakes.botconnector import FakeBotConnector, FakeEntraID
 from tests.fakes.botframework_keys import FakeBotFrameworkKeys
 from tests.fakes.smtp import make_certificates
-from tests.helpers import make_world
+from tests.helpers import EVERY_WEEKDAY, World, issue_token, make_world
+from tests.integration.test_deliveries import drain
 
 TENANT, APP_ID, SECRET = "tenant-1", "app-1", "s3cret-value-never-shown"
 CHAT = "a:1:personal-chat"
@@ -56,6 +59,7 @@ def stack(database_url, tmp_path: Path, clock):
             def hook(host):
                 bot = Bot(host.runtime, TeamsSettings(), bot_connector)
                 host.add_blueprint(blueprint(authenticator, bot))
+                host.add_channel(TeamsChannel(host.runtime, bot_connector))
 
             app = make_app(database_url, tmp_path, clock, plugins=[("teams-test", hook)])
             make_world(app, app.test_client())
@@ -127,3 +131,129 @@ def test_with_teams_settings_the_plugin_serves_the_bot_and_adds_the_channel(
     assert "teams" in runtime(app).channels
     assert app.test_client().post("/api/messages", json={"type": "message"}).status_code == 401
     runtime(app).engine.dispose()
+
+
+def from_person(connector_url: str, aad: str, chat: str, **fields) -> dict:
+    return {
+        "channelId": "msteams",
+        "serviceUrl": connector_url,
+        "from": {"id": f"29:{aad}", "aadObjectId": aad, "name": "A Real Name"},
+        "recipient": {"id": "28:bot"},
+        "conversation": {"id": chat, "conversationType": "personal"},
+        "channelData": {"tenant": {"id": TENANT}},
+        **fields,
+    }
+
+
+def execute(verb: str, **data) -> dict:
+    return {
+        "type": "invoke",
+        "name": "adaptiveCard/action",
+        "value": {
+            "action": {"type": "Action.Execute", "verb": verb, "data": {"verb": verb, **data}}
+        },
+    }
+
+
+def card_of(activity: dict) -> dict:
+    [attachment] = activity["attachments"]
+    assert attachment["contentType"] == "application/vnd.microsoft.card.adaptive"
+    return attachment["content"]
+
+
+def test_a_message_gets_the_request_form_with_a_submit_fallback(stack):
+    app, keys, connector = stack
+    post(
+        app, from_person(connector.url, "aad-asker", CHAT, type="message", text="hi"), keys.token()
+    )
+    [reply] = connector.activities[CHAT]
+    form = card_of(reply)
+    [action] = form["actions"]
+    assert action["type"] == "Action.Execute" and action["verb"] == "peer_request"
+    assert action["fallback"]["type"] == "Action.Submit"
+    assert "not a crisis" in json.dumps(form).lower()
+
+
+def test_ask_in_teams_then_a_teams_supporter_accepts_from_the_offer_card(stack):
+    app, keys, connector = stack
+    world = World(app, app.test_client())
+    world.admin = issue_token(app, "admin", "acme")
+    for alias, aad in (("Ash", "aad-ash"), ("Birch", "aad-birch")):
+        world.add_supporter(
+            alias, weekly=EVERY_WEEKDAY, contacts=[{"platform": "teams", "address": aad}]
+        )
+        connector.open_conversation(f"a:{alias}")
+        post(
+            app,
+            from_person(
+                connector.url, aad, f"a:{alias}", type="conversationUpdate", membersAdded=[]
+            ),
+            keys.token(),
+        )
+    answer = post(
+        app,
+        from_person(
+            connector.url,
+            "aad-asker",
+            CHAT,
+            **execute(
+                "peer_request", topic="stress", mode="text", language="en", note="private words"
+            ),
+        ),
+        keys.token(),
+    )
+    assert answer.status_code == 200 and answer.json["statusCode"] == 200
+    assert answer.json["type"] == "application/vnd.microsoft.card.adaptive"
+    assert "to your supporter" in json.dumps(answer.json["value"])
+    assert drain(app) == ["sent", "sent"]
+    offers = {alias: card_of(connector.activities[f"a:{alias}"][-1]) for alias in ("Ash", "Birch")}
+    assert "private words" not in json.dumps(offers) and "A Real Name" not in json.dumps(offers)
+    accept = next(a for a in offers["Ash"]["actions"] if a["verb"] == "offer_accept")
+    won = post(
+        app,
+        from_person(
+            connector.url,
+            "aad-ash",
+            "a:Ash",
+            **execute("offer_accept", offer_id=accept["data"]["offer_id"]),
+        ),
+        keys.token(),
+    )
+    assert "You accepted" in json.dumps(won.json["value"])
+    other = next(a for a in offers["Birch"]["actions"] if a["verb"] == "offer_accept")
+    lost = post(
+        app,
+        from_person(
+            connector.url,
+            "aad-birch",
+            "a:Birch",
+            **execute("offer_accept", offer_id=other["data"]["offer_id"]),
+        ),
+        keys.token(),
+    )
+    assert "took this one" in json.dumps(lost.json["value"])
+    stranger = post(
+        app,
+        from_person(
+            connector.url,
+            "aad-nobody",
+            "a:x",
+            **execute("offer_accept", offer_id=other["data"]["offer_id"]),
+        ),
+        keys.token(),
+    )
+    assert "not on this program's supporter roster" in json.dumps(stranger.json["value"])
+
+
+def test_the_submit_fallback_answers_with_a_new_message(stack):
+    app, keys, connector = stack
+    fallback = from_person(
+        connector.url,
+        "aad-asker",
+        CHAT,
+        type="message",
+        value={"verb": "peer_request", "topic": "nope", "mode": "text", "language": "en"},
+    )
+    assert post(app, fallback, keys.token()).status_code == 200
+    [reply] = connector.activities[CHAT]
+    assert "not offered" in json.dumps(card_of(reply)), "the problem is shown on the form"

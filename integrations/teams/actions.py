@@ -1,0 +1,111 @@
+"""What a card's button does, as the person who pressed it; the answer is the next card."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+
+from core.errors import AlreadyTaken, NotFound, PeerLineError
+from core.schemas.requests import RequestIn
+from core.services import matching, programs, requests, roster
+from core.services.access import Ctx, Principal
+from integrations.teams import cards
+
+if TYPE_CHECKING:
+    from core.runtime import Runtime
+
+NOT_A_SUPPORTER = "You are not on this program's supporter roster, so you cannot take offers."
+
+
+def program_slug(runtime: Runtime, configured: str | None) -> str | None:
+    """TEAMS_PROGRAM, else the only workplace program."""
+    if configured:
+        return configured
+    ctx = runtime.system_ctx()
+    with ctx.session:
+        workplaces = [p.slug for p in programs.list_programs(ctx) if p.kind == "workplace"]
+    return workplaces[0] if len(workplaces) == 1 else None
+
+
+def service_ctx(runtime: Runtime, slug: str) -> Ctx:
+    """A unit of work with the powers of the program's integration, nothing more."""
+    ctx = runtime.system_ctx()
+    with ctx.session:
+        program_id = programs.get_program(ctx, slug).id
+    principal = Principal(role="service", program_id=program_id)
+    return Ctx(runtime.session_factory(), principal, runtime.clock.now(), runtime.cipher)
+
+
+def form(runtime: Runtime, slug: str) -> cards.Card:
+    ctx = service_ctx(runtime, slug)
+    with ctx.session:
+        return cards.request_form(programs.intake(ctx, slug))
+
+
+def ask(runtime: Runtime, slug: str, aad_id: str, data: dict[str, Any]) -> cards.Card:
+    """The form's answer: a request from this person (talk now), or the form with the problem."""
+    fields = {k: data.get(k) for k in ("topic", "mode", "language", "note") if data.get(k)}
+    body = {
+        "program": slug,
+        "urgency": "now",
+        "channel": "teams",
+        "requester": {"platform": "teams", "subject": aad_id},
+        **fields,
+    }
+    ctx = service_ctx(runtime, slug)
+    with ctx.session:
+        intake = programs.intake(ctx, slug)
+        try:
+            request, _token = requests.create(ctx, RequestIn.model_validate_json(json.dumps(body)))
+        except ValidationError as exc:
+            return _again(intake, str(exc.errors()[0]["msg"]))
+        except PeerLineError as error:
+            return _again(intake, error.message)
+        shown = requests.view(ctx, request)
+    text = (
+        f"You are {shown.alias} to your supporter; they will not see your name. "
+        "We are asking supporters now and will message you here."
+    )
+    return cards.said(text, intake)
+
+
+def _again(intake: Any, problem: str) -> cards.Card:
+    form_card = cards.request_form(intake)
+    form_card["body"].insert(1, {"type": "TextBlock", "text": problem, "color": "Attention"})
+    return form_card
+
+
+def answer_offer(runtime: Runtime, slug: str, aad_id: str, verb: str, offer: str) -> cards.Card:
+    """Accept or decline as the supporter behind this Teams user; the card says what happened."""
+    ctx = _supporter_ctx(runtime, slug, aad_id)
+    try:
+        offer_id = uuid.UUID(offer)
+    except ValueError:
+        return cards.said("That offer could not be found.")
+    if ctx is None:
+        return cards.said(NOT_A_SUPPORTER)
+    with ctx.session:
+        try:
+            if verb == "offer_accept":
+                _offer, request = matching.accept(ctx, offer_id)
+                return cards.said(f"You accepted. {request.alias} will hear from you soon.")
+            matching.decline(ctx, offer_id)
+            return cards.said("You declined this one. Thank you; it goes to someone else.")
+        except AlreadyTaken:
+            return cards.said("Another supporter took this one already. Thank you.")
+        except (NotFound, PeerLineError) as error:
+            return cards.said(error.message[:1].upper() + error.message[1:] + ".")
+
+
+def _supporter_ctx(runtime: Runtime, slug: str, aad_id: str) -> Ctx | None:
+    lookup = service_ctx(runtime, slug)
+    with lookup.session:
+        program = programs.get_program(lookup, slug)
+        supporter = roster.find_by_contact(lookup, program.id, "teams", aad_id)
+    if supporter is None:
+        return None
+    principal = Principal(role="supporter", program_id=program.id, supporter_id=supporter.id)
+    return Ctx(runtime.session_factory(), principal, runtime.clock.now(), None)
