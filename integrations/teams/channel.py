@@ -9,7 +9,7 @@ from core.channels.email_messages import instant, render, text_body, zone_of
 from core.notify import kinds
 from core.ports import DeliveryResult, Notification
 from core.services import recipients
-from integrations.teams import cards
+from integrations.teams import cards, offer_cards
 from integrations.teams.connector import BotConnector, ConnectorError, result_of
 from integrations.teams.conversations import Reference, reference_for
 
@@ -29,13 +29,18 @@ class TeamsChannel:
         self._connector = connector
 
     def can_reach(self, notification: Notification) -> bool:
-        """Core kinds with a conversation on record; card updates wait for Adaptive Cards."""
-        if notification.kind not in kinds.KINDS or notification.kind in kinds.OPTIONAL:
+        """Core kinds with a conversation on record; a card update only where the card went."""
+        if notification.kind in offer_cards.UPDATES:
+            return offer_cards.card_of(self._runtime, notification) is not None
+        if notification.kind not in kinds.KINDS:
             return False
         return self._reference(notification) is not None
 
     def deliver(self, notification: Notification) -> DeliveryResult:
         """One plain-text message with the same wording as e-mail; faults become results."""
+        card = offer_cards.card_of(self._runtime, notification)
+        if card is not None:
+            return self._refresh(notification, *card)
         reference = self._reference(notification)
         if reference is None:
             return DeliveryResult(delivered=False, permanent=True, detail="no Teams chat on record")
@@ -45,7 +50,39 @@ class TeamsChannel:
             detail = f"cannot write a {notification.kind} Teams message ({type(error).__name__})"
             return DeliveryResult(delivered=False, permanent=True, detail=detail)
         try:
-            self._connector.send(reference.service_url, reference.conversation_id, activity)
+            sent = self._connector.send(reference.service_url, reference.conversation_id, activity)
+        except ConnectorError as error:
+            return result_of(error)
+        if notification.kind == "offer_made":
+            self._remember(notification, reference, sent)
+        return DeliveryResult(delivered=True)
+
+    def _remember(self, notification: Notification, reference: Reference, sent: str) -> None:
+        """The card is out: failing to note where must not send it again."""
+        try:
+            offer_cards.remember(
+                self._runtime,
+                notification.dedupe_key,
+                reference.service_url,
+                reference.conversation_id,
+                sent,
+            )
+        except Exception as error:
+            log.warning("offer card sent but not recorded (%s)", type(error).__name__)
+
+    def _refresh(
+        self, notification: Notification, service_url: str, conversation: str, activity_id: str
+    ) -> DeliveryResult:
+        """'Taken' or 'expired': the card itself changes, so it can no longer be answered."""
+        alias = str(notification.data.get("request_alias", ""))
+        text = (
+            f"Another supporter has taken {alias}'s request. Nothing to do."
+            if notification.kind == "offer_taken"
+            else f"The offer to talk with {alias} has expired."
+        )
+        activity = {"type": "message", "attachments": [cards.attachment(cards.said(text))]}
+        try:
+            self._connector.update(service_url, conversation, activity_id, activity)
         except ConnectorError as error:
             return result_of(error)
         return DeliveryResult(delivered=True)

@@ -21,3 +21,14 @@ CONVERSATIONS = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
     comment="Conversation references, so the bot can message a person first",
 )
+
+OFFER_CARDS = Table(
+    "teams_offer_cards",
+    metadata,
+    Column("key", String(200), primary_key=True),  # the offer_made delivery's dedupe key
+    Column("service_url", String(300), nullable=False),
+    Column("conversation_id", String(300), nullable=False),
+    Column("activity_id", String(300), nullable=False),
+    Column("posted_at", DateTime(timezone=True), nullable=False, index=True),
+    comment="Where an offer card was sent, so 'taken' and 'expired' refresh it in place",
+)

@@ -232,6 +232,11 @@ def test_ask_in_teams_then_a_teams_supporter_accepts_from_the_offer_card(stack):
         keys.token(),
     )
     assert "took this one" in json.dumps(lost.json["value"])
+    before = len(connector.activities["a:Birch"])
+    drain(app)
+    birch = connector.activities["a:Birch"]
+    assert len(birch) == before, "no new message: Birch's offer card itself changed"
+    assert "taken" in json.dumps(card_of(birch[-1])) and "actions" not in card_of(birch[-1])
     stranger = post(
         app,
         from_person(
