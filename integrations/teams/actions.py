@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from core.errors import AlreadyTaken, NotFound, PeerLineError
-from core.schemas.requests import RequestIn
-from core.services import matching, programs, requests, roster
+from core.schemas.requests import FeedbackIn, RequestIn
+from core.services import identities, matching, programs, requests, roster
 from core.services.access import Ctx, Principal
 from integrations.teams import cards
 
@@ -109,3 +109,30 @@ def _supporter_ctx(runtime: Runtime, slug: str, aad_id: str) -> Ctx | None:
         return None
     principal = Principal(role="supporter", program_id=program.id, supporter_id=supporter.id)
     return Ctx(runtime.session_factory(), principal, runtime.clock.now(), None)
+
+
+def feedback(runtime: Runtime, slug: str, aad_id: str, data: dict[str, Any]) -> cards.Card:
+    """Only for one's own completed chat, once; the rating keeps no link to it."""
+    try:
+        request_id = uuid.UUID(str(data.get("request_id")))
+        given = FeedbackIn.model_validate_json(
+            json.dumps(
+                {"rating": int(str(data.get("rating"))), "comment": data.get("comment") or None}
+            )
+        )
+    except (ValueError, ValidationError):
+        return cards.said("Choose a rating from 1 to 5.")
+    lookup = service_ctx(runtime, slug)
+    with lookup.session:
+        program_id = programs.get_program(lookup, slug).id
+        mine = {r.id for r in identities.requests_of(lookup, program_id, "teams", aad_id)}
+    if request_id not in mine:
+        return cards.said("That chat could not be found.")
+    principal = Principal(role="requester", program_id=program_id, request_id=request_id)
+    ctx = Ctx(runtime.session_factory(), principal, runtime.clock.now(), runtime.cipher)
+    with ctx.session:
+        try:
+            requests.give_feedback(ctx, request_id, given)
+        except PeerLineError as error:
+            return cards.said(error.message[:1].upper() + error.message[1:] + ".")
+    return cards.said("Thank you. Your feedback helps the program, and nobody can link it to you.")

@@ -55,6 +55,8 @@ class Bot:
             return cards.said("This Teams app is not linked to a peer support program yet.")
         if verb == "peer_request":
             return actions.ask(self.runtime, slug, aad_id, data)
+        if verb == "feedback":
+            return actions.feedback(self.runtime, slug, aad_id, data)
         if verb in ("offer_accept", "offer_decline"):
             return actions.answer_offer(self.runtime, slug, aad_id, verb, str(data.get("offer_id")))
         return self._form()

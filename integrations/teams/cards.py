@@ -108,3 +108,31 @@ def attachment(card: Card) -> dict[str, Any]:
 def invoke_response(card: Card) -> dict[str, Any]:
     """The body Teams expects back for an Action.Execute, in the same HTTP response."""
     return {"statusCode": 200, "type": CARD, "value": card}
+
+
+def feedback_card(request_id: str, supporter_alias: str) -> Card:
+    """After a chat: a rating from 1 to 5 and an optional comment, stored with no link."""
+    ratings = [
+        ("5", "5 - very helpful"),
+        ("4", "4"),
+        ("3", "3"),
+        ("2", "2"),
+        ("1", "1 - not helpful"),
+    ]
+    body: list[Card] = [
+        {"type": "TextBlock", "text": f"How was your chat with {supporter_alias}?", "wrap": True},
+        {
+            "type": "TextBlock",
+            "text": "Feedback is anonymous: it is not linked to you.",
+            "wrap": True,
+        },
+        _choices("rating", "Rating", ratings),
+        {
+            "type": "Input.Text",
+            "id": "comment",
+            "label": "Anything to add? (optional)",
+            "isMultiline": True,
+            "maxLength": MAX_NOTE_CHARS,
+        },
+    ]
+    return _card(body, [_action("feedback", "Send", {"request_id": request_id})])

@@ -99,6 +99,11 @@ def _activity(notification: Notification) -> dict[str, Any]:
     content = render(notification)
     text = f"{content.subject}\n\n{text_body(notification, content)}"
     activity: dict[str, Any] = {"type": "message", "textFormat": "plain", "text": text}
+    if notification.kind == "feedback_prompt" and notification.request_id is not None:
+        card = cards.feedback_card(
+            str(notification.request_id), notification.data["supporter_alias"]
+        )
+        activity["attachments"] = [cards.attachment(card)]
     if notification.kind == "offer_made":
         d = notification.data
         until = instant(d["expires_at"]).astimezone(zone_of(d)).strftime("%a %-d %b, %H:%M")

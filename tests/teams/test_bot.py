@@ -262,3 +262,45 @@ def test_the_submit_fallback_answers_with_a_new_message(stack):
     assert post(app, fallback, keys.token()).status_code == 200
     [reply] = connector.activities[CHAT]
     assert "not offered" in json.dumps(card_of(reply)), "the problem is shown on the form"
+
+
+def test_after_a_completed_chat_the_teams_requester_rates_it_once(stack):
+    app, keys, connector = stack
+    world = World(app, app.test_client())
+    world.admin = issue_token(app, "admin", "acme")
+    world.add_supporter(
+        "Ash", weekly=EVERY_WEEKDAY, contacts=[{"platform": "teams", "address": "aad-ash"}]
+    )
+    connector.open_conversation("a:Ash")
+    for aad, chat in (("aad-ash", "a:Ash"), ("aad-asker", CHAT)):
+        update = from_person(connector.url, aad, chat, type="conversationUpdate", membersAdded=[])
+        post(app, update, keys.token())
+    ask = execute("peer_request", topic="stress", mode="text", language="en")
+    post(app, from_person(connector.url, "aad-asker", CHAT, **ask), keys.token())
+    drain(app)
+    offer = card_of(connector.activities["a:Ash"][-1])
+    accept = next(a for a in offer["actions"] if a["verb"] == "offer_accept")
+    offer_id = accept["data"]["offer_id"]
+    post(
+        app,
+        from_person(
+            connector.url, "aad-ash", "a:Ash", **execute("offer_accept", offer_id=offer_id)
+        ),
+        keys.token(),
+    )
+    supporter = {"Authorization": f"Bearer {world.supporter_token('Ash')}"}
+    [mine] = app.test_client().get("/api/v1/offers?program=acme", headers=supporter).json
+    closed = app.test_client().post(
+        f"/api/v1/requests/{mine['request_id']}/close", json={}, headers=supporter
+    )
+    assert closed.status_code == 200, closed.json
+    drain(app)
+    prompt = card_of(connector.activities[CHAT][-1])
+    [send] = prompt["actions"]
+    rate = execute("feedback", request_id=send["data"]["request_id"], rating="4", comment="kind")
+    stranger = post(app, from_person(connector.url, "aad-other", "a:o", **rate), keys.token())
+    assert "could not be found" in json.dumps(stranger.json["value"])
+    thanked = post(app, from_person(connector.url, "aad-asker", CHAT, **rate), keys.token())
+    assert "Thank you" in json.dumps(thanked.json["value"])
+    again = post(app, from_person(connector.url, "aad-asker", CHAT, **rate), keys.token())
+    assert "already given" in json.dumps(again.json["value"])
