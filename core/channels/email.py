@@ -20,8 +20,9 @@ from email.utils import parseaddr
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
-from core.channels.email_messages import build_message, instant
+from core.channels.email_messages import build_message
 from core.notify import kinds
+from core.notify.wording import instant
 from core.ports import Attendee, CalendarEvent, DeliveryResult, Notification
 from core.services import recipients
 

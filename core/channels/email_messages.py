@@ -16,10 +16,11 @@ from email.policy import default as default_policy
 from email.utils import format_datetime, parseaddr
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader
 
+from core.notify.wording import count, duration, instant, mode_name, zone_of
 from core.ports import Notification
 from core.schemas.programs import NOT_A_CRISIS_SERVICE
 
@@ -27,7 +28,6 @@ TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 # 7bit: bodies go out quoted-printable or base64 when needed, so no relay must speak 8BITMIME
 POLICY = default_policy.clone(cte_type="7bit")
 _html = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True)
-MODES = {"text": "text chat", "video": "video call", "in_person": "meeting in person"}
 
 
 @dataclass(frozen=True)
@@ -128,14 +128,6 @@ def footer(notification: Notification) -> str:
     return f"Sent by the {name} peer support program through PeerLine."
 
 
-def zone_of(data: dict[str, Any]) -> ZoneInfo:
-    """The reader's zone; an unknown name falls back to UTC rather than failing the message."""
-    try:
-        return ZoneInfo(str(data.get("time_zone") or "UTC"))
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
-
-
 def _resource_lines(resource: dict[str, str]) -> str:
     lines = [f"- {resource['name']}: {resource['contact']}"]
     lines += [f"  {extra}" for extra in (resource["description"], resource["url"]) if extra]
@@ -162,12 +154,6 @@ def _wrap(block: str) -> str:
     )
 
 
-def instant(value: str) -> datetime:
-    """An ISO 8601 time from the snapshot; a naive one (SQLite) is UTC."""
-    moment = datetime.fromisoformat(value)
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
 def _day(moment: datetime | date) -> str:
     return f"{moment:%A} {moment.day} {moment:%B %Y}"
 
@@ -184,23 +170,9 @@ def _span(booking: dict[str, Any], zone: ZoneInfo) -> str:
     return f"{_day(start)}, {start:%H:%M} to {until} ({zone.key}, {start.tzname()})"
 
 
-def _mode(value: object) -> str:
-    return MODES.get(str(value), "peer chat")
-
-
-def _count(number: int, unit: str) -> str:
-    return f"{number} {unit}" + ("" if number == 1 else "s")
-
-
-def _duration(minutes: int) -> str:
-    if minutes >= 60 and minutes % 60 == 0:
-        return _count(minutes // 60, "hour")
-    return _count(minutes, "minute")
-
-
 def _offer_made(n: Notification, zone: ZoneInfo, _invite: bool) -> Content:
     d = n.data
-    ask = f"{d['request_alias']} would like a {_mode(d['mode'])} (language: {d['language']})."
+    ask = f"{d['request_alias']} would like a {mode_name(d['mode'])} (language: {d['language']})."
     if d.get("is_urgent"):
         ask += " It is marked urgent: please answer as soon as you can."
     until = f"The offer is open until {_moment(d['expires_at'], zone)}. "
@@ -217,13 +189,13 @@ def _offer_closed(n: Notification, _zone: ZoneInfo, _invite: bool) -> Content:
 
 
 def _matched(n: Notification, _zone: ZoneInfo, _invite: bool) -> Content:
-    who, mode = n.data["supporter_alias"], _mode(n.data["mode"])
+    who, mode = n.data["supporter_alias"], mode_name(n.data["mode"])
     said = f"{who} will meet you for a {mode}. Look out for them where you asked for the chat."
     return Content("You have a peer supporter", (said,))
 
 
 def _nobody_free(n: Notification, _zone: ZoneInfo, _invite: bool) -> Content:
-    wait = _duration(int(n.data["wait_minutes"]))
+    wait = duration(int(n.data["wait_minutes"]))
     said = [f"No peer supporter is free right now. We will keep trying for {wait}."]
     if n.data.get("can_book"):
         said.append("If you would rather not wait, you can book a time that suits you.")
@@ -240,7 +212,10 @@ def _request_expired(n: Notification, _zone: ZoneInfo, _invite: bool) -> Content
 
 def _booking(n: Notification, zone: ZoneInfo, invite: bool) -> Content:
     booking = n.data["booking"]
-    chat, when = f"{_mode(booking.get('mode'))} with {n.data['other_alias']}", _span(booking, zone)
+    chat, when = (
+        f"{mode_name(booking.get('mode'))} with {n.data['other_alias']}",
+        _span(booking, zone),
+    )
     add = " The calendar invite in this e-mail adds it to your calendar." if invite else ""
     if n.kind == "booking_confirmed":
         return Content("Your peer chat is booked", (f"Your {chat} is booked for {when}.{add}",))
@@ -257,8 +232,8 @@ def _by(n: Notification) -> str:
 
 
 def _booking_reminder(n: Notification, zone: ZoneInfo, _invite: bool) -> Content:
-    booking, soon = n.data["booking"], _duration(int(n.data["minutes_before"]))
-    chat = f"{_mode(booking.get('mode'))} with {n.data['other_alias']}"
+    booking, soon = n.data["booking"], duration(int(n.data["minutes_before"]))
+    chat = f"{mode_name(booking.get('mode'))} with {n.data['other_alias']}"
     said = f"Your {chat} starts in {soon}: {_span(booking, zone)}."
     return Content(f"Reminder: peer chat in {soon}", (said,))
 
@@ -276,7 +251,7 @@ def _training(n: Notification, _zone: ZoneInfo, _invite: bool) -> Content:
     what, on = f"{whose} {d['training']} training", _day(date.fromisoformat(d["expires_on"]))
     until = "No chats are offered until it is renewed."
     if n.kind == "training_expiring":
-        left = _count(int(d["days_left"]), "day")
+        left = count(int(d["days_left"]), "day")
         said = f"{what} expires on {on} ({left} from now). Renew it to keep being offered chats."
         return Content("Peer support training expires soon", (said,))
     return Content("Peer support training has lapsed", (f"{what} expired on {on}. {until}",))

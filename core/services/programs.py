@@ -106,6 +106,12 @@ def update_program(ctx: Ctx, slug: str, patch: ProgramPatch) -> Program:
     return program
 
 
+def sole_workplace(ctx: Ctx) -> str | None:
+    """The slug of the only workplace program, if there is exactly one (a chat app's default)."""
+    workplaces = [p.slug for p in list_programs(ctx) if p.kind == "workplace"]
+    return workplaces[0] if len(workplaces) == 1 else None
+
+
 def program_out(program: Program) -> ProgramOut:
     policy = Policy.model_validate({f: getattr(program, f) for f in POLICY_FIELDS}, strict=False)
     return ProgramOut(

@@ -10,14 +10,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
+from core.notify.wording import count, duration, instant, mode_name, zone_of
 from core.ports import Notification
 
 Block = dict[str, Any]
-MODES = {"text": "text chat", "video": "video call", "in_person": "meeting in person"}
 NOT_A_CRISIS = (
     "PeerLine connects you with a trained peer supporter. It is not a crisis or emergency "
     "service. If you are in danger, contact one of the resources below or your local "
@@ -81,20 +81,6 @@ def crisis_blocks(notification: Notification) -> tuple[str, list[Block]]:
     return " ".join([not_a_crisis, "; ".join(names)]).strip(), blocks
 
 
-def zone_of(data: dict[str, Any]) -> ZoneInfo:
-    """The reader's zone; an unknown name falls back to UTC rather than failing the message."""
-    try:
-        return ZoneInfo(str(data.get("time_zone") or "UTC"))
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
-
-
-def instant(value: str) -> datetime:
-    """An ISO 8601 time from the snapshot; a naive one (SQLite) is UTC."""
-    moment = datetime.fromisoformat(value)
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
 def moment(value: str, zone: ZoneInfo) -> str:
     """e.g. "Thu 5 Mar, 14:00 (Europe/London)"."""
     local = instant(value).astimezone(zone)
@@ -111,20 +97,6 @@ def span(booking: dict[str, Any], zone: ZoneInfo) -> str:
 
 def _day(value: date) -> str:
     return f"{value:%a} {value.day} {value:%b}"
-
-
-def _mode(value: object) -> str:
-    return MODES.get(str(value), "peer chat")
-
-
-def _count(number: int, unit: str) -> str:
-    return f"{number} {unit}" + ("" if number == 1 else "s")
-
-
-def _duration(minutes: int) -> str:
-    if minutes >= 60 and minutes % 60 == 0:
-        return _count(minutes // 60, "hour")
-    return _count(minutes, "minute")
 
 
 def _header(text: str) -> Block:
@@ -183,7 +155,7 @@ def _offer_made(n: Notification, zone: ZoneInfo) -> Content:
     facts = [
         ("Request", escape(d["request_alias"])),
         ("Topic", escape(d["topic"])),
-        ("Mode", _mode(d["mode"])),
+        ("Mode", mode_name(d["mode"])),
         ("Language", escape(d["language"])),
         ("Urgent", ":rotating_light: Yes" if urgent else "No"),
     ]
@@ -191,7 +163,7 @@ def _offer_made(n: Notification, zone: ZoneInfo) -> Content:
         "type": "section",
         "fields": [{"type": "mrkdwn", "text": f"*{name}*\n{value}"} for name, value in facts],
     }
-    ask = f"*{escape(d['request_alias'])}* would like a {_mode(d['mode'])}."
+    ask = f"*{escape(d['request_alias'])}* would like a {mode_name(d['mode'])}."
     if urgent:
         ask += " It is marked *urgent*: please answer as soon as you can."
     until = f"The offer is open until {escape(moment(d['expires_at'], zone))}."
@@ -215,13 +187,13 @@ def _offer_closed(n: Notification, _zone: ZoneInfo) -> Content:
 
 
 def _matched(n: Notification, _zone: ZoneInfo) -> Content:
-    who, mode = escape(n.data["supporter_alias"]), _mode(n.data["mode"])
+    who, mode = escape(n.data["supporter_alias"]), mode_name(n.data["mode"])
     said = f"*{who}* will meet you for a {mode}. Look out for them where you asked for the chat."
     return Content("You have a peer supporter", (said,))
 
 
 def _nobody_free(n: Notification, _zone: ZoneInfo) -> Content:
-    wait = _duration(int(n.data["wait_minutes"]))
+    wait = duration(int(n.data["wait_minutes"]))
     said = [f"No peer supporter is free right now. We will keep trying for {wait}."]
     if n.data.get("can_book"):
         said.append("If you would rather not wait, you can book a time that suits you.")
@@ -238,7 +210,7 @@ def _request_expired(n: Notification, _zone: ZoneInfo) -> Content:
 
 def _booking(n: Notification, zone: ZoneInfo) -> Content:
     booking = n.data["booking"]
-    chat = f"{_mode(booking.get('mode'))} with *{escape(n.data['other_alias'])}*"
+    chat = f"{mode_name(booking.get('mode'))} with *{escape(n.data['other_alias'])}*"
     when = f"*{escape(span(booking, zone))}*"
     if n.kind == "booking_confirmed":
         return Content("Your peer chat is booked", (f"Your {chat} is booked for {when}.",))
@@ -256,8 +228,8 @@ def _by(n: Notification) -> str:
 
 
 def _booking_reminder(n: Notification, zone: ZoneInfo) -> Content:
-    booking, soon = n.data["booking"], _duration(int(n.data["minutes_before"]))
-    chat = f"{_mode(booking.get('mode'))} with *{escape(n.data['other_alias'])}*"
+    booking, soon = n.data["booking"], duration(int(n.data["minutes_before"]))
+    chat = f"{mode_name(booking.get('mode'))} with *{escape(n.data['other_alias'])}*"
     said = f"Your {chat} starts in {soon}: {escape(span(booking, zone))}."
     return Content(f"Reminder: peer chat in {soon}", (said,))
 
@@ -280,7 +252,7 @@ def _training(n: Notification, _zone: ZoneInfo) -> Content:
     expires = date.fromisoformat(d["expires_on"])
     on = f"{expires:%A} {expires.day} {expires:%B %Y}"
     if n.kind == "training_expiring":
-        left = _count(int(d["days_left"]), "day")
+        left = count(int(d["days_left"]), "day")
         said = f"{what} expires on {on} ({left} from now). Renew it to keep being offered chats."
         return Content("Peer support training expires soon", (said,))
     said = f"{what} expired on {on}. No chats are offered until it is renewed."

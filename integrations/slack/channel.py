@@ -20,10 +20,11 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError, SlackTokenRotationError
 
 from core.notify import kinds
+from core.notify.wording import instant
 from core.ports import Attendee, CalendarEvent, DeliveryResult, Notification
 from core.services import recipients
 from integrations.slack import cards
-from integrations.slack.blocks import instant, render
+from integrations.slack.blocks import render
 
 if TYPE_CHECKING:
     from core.runtime import Runtime

@@ -13,11 +13,11 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from core.errors import Conflict, NotFound, PeerLineError
+from core.notify.wording import zone_of
 from core.schemas.programs import NOT_A_CRISIS_SERVICE, CrisisResourceOut
 from core.services import bookings, capacity, identities, programs, requests, roster
 from core.services.access import Ctx, Principal
 from integrations.slack import modals, offers, requester
-from integrations.slack.blocks import zone_of
 from integrations.slack.home_view import (
     ASK,
     CANCEL,

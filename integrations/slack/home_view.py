@@ -8,8 +8,9 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from core.notify.wording import MODES
 from core.schemas.programs import CrisisResourceOut
-from integrations.slack.blocks import MODES, span
+from integrations.slack.blocks import span
 from integrations.slack.modals import escape
 
 Block = dict[str, Any]

@@ -30,14 +30,9 @@ def program_slug(runtime: Runtime, settings: SlackSettings, team_id: str | None)
             return _slug_of(runtime, program_id)
     if settings.program is not None:
         return settings.program
-    return _only_workplace(runtime)
-
-
-def _only_workplace(runtime: Runtime) -> str | None:
     ctx = runtime.system_ctx()
     with ctx.session:
-        workplaces = [p.slug for p in programs.list_programs(ctx) if p.kind == "workplace"]
-    return workplaces[0] if len(workplaces) == 1 else None
+        return programs.sole_workplace(ctx)
 
 
 def _slug_of(runtime: Runtime, program_id: uuid.UUID) -> str | None:

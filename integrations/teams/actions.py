@@ -26,8 +26,7 @@ def program_slug(runtime: Runtime, configured: str | None) -> str | None:
         return configured
     ctx = runtime.system_ctx()
     with ctx.session:
-        workplaces = [p.slug for p in programs.list_programs(ctx) if p.kind == "workplace"]
-    return workplaces[0] if len(workplaces) == 1 else None
+        return programs.sole_workplace(ctx)
 
 
 def service_ctx(runtime: Runtime, slug: str) -> Ctx:

@@ -35,8 +35,7 @@ class Bot:
         if kind == "conversationUpdate" and self._user_joined(activity):
             self._welcome(activity)
         elif kind == "invoke" and activity.get("name") == "adaptiveCard/action":
-            action = (activity.get("value") or {}).get("action") or {}
-            card = self._act(activity, str(action.get("verb", "")), action.get("data") or {})
+            card = self._act(activity, *_executed(activity))
             return jsonify(cards.invoke_response(card))
         elif kind == "message" and self._personal(activity):
             submitted = activity.get("value")
@@ -117,6 +116,16 @@ class Bot:
             *(f"- {r.name}: {r.contact}" for r in resources),
         ]
         return "\n\n".join(lines)
+
+
+def _executed(activity: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The verb and data of an Action.Execute; anything malformed reads as no action."""
+    value = activity.get("value")
+    action = value.get("action") if isinstance(value, dict) else None
+    if not isinstance(action, dict):
+        return "", {}
+    data = action.get("data")
+    return str(action.get("verb", "")), data if isinstance(data, dict) else {}
 
 
 def blueprint(authenticator: BotAuthenticator, bot: Bot) -> Blueprint:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from core.channels.email_messages import instant, render, text_body, zone_of
+from core.channels.email_messages import render, text_body
 from core.notify import kinds
+from core.notify.wording import instant, zone_of
 from core.ports import DeliveryResult, Notification
 from core.services import recipients
 from integrations.teams import cards, offer_cards

@@ -304,3 +304,16 @@ def test_after_a_completed_chat_the_teams_requester_rates_it_once(stack):
     assert "Thank you" in json.dumps(thanked.json["value"])
     again = post(app, from_person(connector.url, "aad-asker", CHAT, **rate), keys.token())
     assert "already given" in json.dumps(again.json["value"])
+
+
+@pytest.mark.parametrize(
+    "value",
+    [None, "text", {"action": "x"}, {"action": {"verb": "peer_request", "data": ["a"]}}],
+    ids=["no value", "a string", "action not an object", "data not an object"],
+)
+def test_a_malformed_card_action_gets_the_form_back_not_an_error(stack, value):
+    app, keys, connector = stack
+    invoke = {"type": "invoke", "name": "adaptiveCard/action", "value": value}
+    answer = post(app, from_person(connector.url, "aad-asker", CHAT, **invoke), keys.token())
+    assert answer.status_code == 200 and answer.json["statusCode"] == 200
+    assert "Talk to a peer" in json.dumps(answer.json["value"]), "the request form again"
