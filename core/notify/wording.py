@@ -1,7 +1,8 @@
-"""What every channel says alike: mode names, snapshot times, zones, counted units."""
+"""What every channel says alike: mode names, snapshot times, zones, counted units, chats."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -35,3 +36,44 @@ def duration(minutes: int) -> str:
     if minutes >= 60 and minutes % 60 == 0:
         return count(minutes // 60, "hour")
     return count(minutes, "minute")
+
+
+# -- relayed chats: what each side reads, whatever app either of them is in ---------------------
+
+Bold = Callable[[str], str]
+CHAT_NOT_PASSED = "Mentions, links into chat apps and files are not passed on."
+
+
+def plain(text: str) -> str:
+    return text
+
+
+def chat_text(kind: str, audience: str, data: dict[str, Any], bold: Bold = plain) -> str:
+    """A relay message's words; `bold` marks an alias up for the app that shows it."""
+    if kind == "relay_line":
+        return f"{bold(str(data['from_alias']))}: {data['text']}"
+    if kind == "relay_started":
+        requester, supporter = bold(data["requester_alias"]), bold(data["supporter_alias"])
+        if audience == "supporter":
+            return (
+                f"You are now talking with {requester}. Write here: each message is passed on "
+                f"under your alias, {supporter}. {CHAT_NOT_PASSED} "
+                "Press End chat on the chat's card when you are done."
+            )
+        return (
+            f"{supporter} is here to talk with you. Write here: they see only the alias "
+            f"{requester}, never your name. {CHAT_NOT_PASSED} You can end the chat at any time."
+        )
+    if kind == "relay_ended":
+        by, said = data.get("by"), ["The chat has ended."]
+        if by is not None:
+            said.append(
+                "You ended the chat."
+                if by == audience
+                else f"{bold(data['other_alias'])} ended the chat."
+            )
+        said.append("Nothing you write here now is passed on.")
+        if audience == "supporter":
+            said.append("Thank you for being there. If it was a hard one, ask for a debrief.")
+        return " ".join(said)
+    raise KeyError(kind)

@@ -323,8 +323,10 @@ def _locked(ctx: Ctx, request: SupportRequest) -> SupportRequest:
 
 def close(ctx: Ctx, request: SupportRequest, outcome: str) -> None:
     """Close a request in this unit of work: offers withdrawn, a booking cancelled or completed."""
-    from core.services import bookings  # bookings import this module; import late
+    from core.services import bookings, chats  # they import this module; import late
 
+    if request.status == "in_chat":  # both sides learn it ended, however it was closed
+        chats.stage_ended(ctx, request)
     matching.close_pending(ctx, request.id, "withdrawn")
     booking = ctx.session.scalar(
         select(Booking).where(Booking.request_id == request.id, Booking.status == "confirmed")

@@ -14,8 +14,9 @@ from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from core.notify.wording import count, duration, instant, mode_name, zone_of
+from core.notify.wording import chat_text, count, duration, instant, mode_name, zone_of
 from core.ports import Notification
+from integrations.slack.relay_text import Side, chat_buttons
 
 Block = dict[str, Any]
 NOT_A_CRISIS = (
@@ -259,6 +260,20 @@ def _training(n: Notification, _zone: ZoneInfo) -> Content:
     return Content("Peer support training has lapsed", (said,))
 
 
+def _chat(n: Notification, _zone: ZoneInfo) -> Content:
+    """A relayed chat's start (with its card's buttons), lines and end; aliases in bold."""
+    if n.kind == "relay_line":  # the sender's words: shown as written, never interpreted
+        said = f"*{escape(n.data['from_alias'])}*: {escape(n.data['text'])}"
+    else:
+        said = chat_text(n.kind, n.audience, n.data, bold=lambda alias: f"*{escape(alias)}*")
+    if n.kind != "relay_started" or n.request_id is None:
+        return Content("The chat has ended" if n.kind == "relay_ended" else "PeerLine", (said,))
+    other = n.data["supporter_alias" if n.audience == "requester" else "requester_alias"]
+    side: Side = "requester" if n.audience == "requester" else "supporter"
+    buttons = chat_buttons(side, str(n.request_id), other)
+    return Content(f"Chat with {other}", (said,), tuple(buttons))
+
+
 def _generic(n: Notification, _zone: ZoneInfo) -> Content:
     """A kind this module does not know (a plugin's own): its `text`, or a neutral line."""
     text = n.data.get("text")
@@ -280,4 +295,7 @@ RENDERERS: dict[str, Renderer] = {
     "feedback_prompt": _feedback_prompt,
     "training_expiring": _training,
     "training_lapsed": _training,
+    "relay_started": _chat,
+    "relay_line": _chat,
+    "relay_ended": _chat,
 }

@@ -69,7 +69,7 @@ def _answer(
             said = escape(error.message[:1].upper() + error.message[1:]) + "."
     _rewrite(client, body, said)
     if accepted is not None and slug:  # a requester who asked in Slack is talked with here
-        relay.start(runtime, slug, accepted, body["user"]["id"], client)
+        relay.start(runtime, slug, accepted)
 
 
 def _offer_id(body: dict[str, Any]) -> uuid.UUID | None:

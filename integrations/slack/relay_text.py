@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from slack_sdk import WebClient
@@ -20,16 +20,6 @@ from slack_sdk.errors import SlackClientError
 log = logging.getLogger(__name__)
 Side = Literal["requester", "supporter"]
 Block = dict[str, Any]
-
-
-class Aliases(Protocol):
-    """What a start message names: both sides, by alias only."""
-
-    @property
-    def requester_alias(self) -> str: ...
-
-    @property
-    def supporter_alias(self) -> str: ...
 
 
 END, REVEAL = "relay_end", "relay_reveal"
@@ -46,7 +36,6 @@ SLACK_DOMAINS = (
     "slack-edge.com",
     "slack-redir.net",
 )
-PIECE_BUDGET = 2800  # escaped characters per message: a Slack section holds 3,000
 
 NOT_RUNNING = "This chat is no longer running."
 FILES_KEPT = "Files are not passed on, because they could identify people. Your words were."
@@ -57,9 +46,9 @@ PICK_A_THREAD = (
 REQUESTER_ONLY = "Only the person who asked for the chat can share who they are."
 ALREADY_TOLD = "You have already told them who you are."
 NOT_TOLD = "Slack did not take the message, so they were not told. Please try again."
-LINE_NOTICE = (
-    "PeerLine is not a crisis service. If you are in danger, call your local emergency number; "
-    "the crisis lines are in the message that started this chat."
+NOT_ON_SLACK = (
+    "Your supporter is not on Slack, so your Slack profile cannot be shown to them. You can "
+    "tell them in your own words if you wish."
 )
 
 _CONTROL = re.compile(r"<([^<>]*)>")
@@ -110,82 +99,18 @@ def _web_link(url: str, label: str) -> str:
     return f"{shown} ({url})"
 
 
-def escaped_length(text: str) -> int:
-    """How long the text is once &, < and > are escaped for Slack."""
-    return len(text) + 4 * text.count("&") + 3 * (text.count("<") + text.count(">"))
-
-
-def pieces(text: str, budget: int = PIECE_BUDGET) -> list[str]:
-    """A long message in parts that each fit a Slack section, split at spaces where possible."""
-    parts: list[str] = []
-    rest = text
-    while escaped_length(rest) > budget:
-        cut = _fit(rest, budget)
-        space = rest.rfind(" ", 0, cut)
-        cut = space if space > cut // 2 else cut
-        parts.append(rest[:cut].rstrip())
-        rest = rest[cut:].lstrip()
-    return [*parts, rest] if rest else parts
-
-
-def _fit(text: str, budget: int) -> int:
-    size = 0
-    for index, char in enumerate(text):
-        size += escaped_length(char)
-        if size > budget:
-            return max(index, 1)
-    return len(text)
-
-
-def line(alias: str, piece: str) -> str:
-    """A relayed line as the other side reads it: who said it (an alias), then the words."""
-    return f"*{alias}*: {piece}"
-
-
-def started(side: Side, relay: Aliases) -> str:
-    """What each side needs to know first: whom they talk with, and what is not passed on."""
-    if side == "supporter":
-        return (
-            f"You are now talking with *{relay.requester_alias}*. Write here: each message is "
-            f"passed on under your alias, *{relay.supporter_alias}*. Mentions, links into Slack "
-            "and files are not passed on. Press *End chat* on the card when you are done."
-        )
-    return (
-        f"*{relay.supporter_alias}* is here to talk with you. Write here: they see only the "
-        f"alias *{relay.requester_alias}*, never your name. Mentions, links into Slack and files "
-        "are not passed on. You can end the chat at any time, and only you can choose to tell "
-        "them who you are."
-    )
-
-
-def ended(side: Side, by: Side | None, other_alias: str) -> str:
-    """Who ended it (when someone pressed End chat), and that nothing is passed on any more."""
-    said = ["The chat has ended."]
-    if by is not None:
-        said.append("You ended the chat." if by == side else f"*{other_alias}* ended the chat.")
-    said.append("Nothing you write here now is passed on.")
-    if side == "supporter":
-        said.append("Thank you for being there. If it was a hard one, ask for a debrief.")
-    return " ".join(said)
-
-
-def card(side: Side, request_id: str, other_alias: str, *, can_reveal: bool = False) -> list[Block]:
-    """The buttons of a chat: End chat for both, Tell them who I am for the requester."""
+def chat_buttons(
+    side: Side, request_id: str, other_alias: str, *, can_reveal: bool = True
+) -> list[Block]:
+    """A chat card's buttons: End chat for both, Tell them who I am for the requester."""
     buttons = [_button(END, "End chat", request_id, _confirm_end(other_alias))]
     if side == "requester" and can_reveal:
         buttons.append(_button(REVEAL, "Tell them who I am", request_id, _confirm_reveal()))
-    blocks: list[Block] = [
-        _section(f"Chat with *{escape(other_alias)}*"),
-        {"type": "actions", "block_id": "relay", "elements": buttons},
-    ]
+    blocks: list[Block] = [{"type": "actions", "block_id": "relay", "elements": buttons}]
     if side == "supporter":
         hint = "In more than one chat at once? Reply in this card's thread to write to this one."
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": hint}]})
     return blocks
-
-
-def card_text(other_alias: str) -> str:
-    return f"Chat with {escape(other_alias)}"
 
 
 def revealed(requester_alias: str, user_id: str) -> str:
@@ -275,16 +200,3 @@ def channel_of(body: dict[str, Any]) -> str:
 def code(error: Exception) -> str:
     response = getattr(error, "response", None)
     return str(response.get("error")) if response is not None else type(error).__name__
-
-
-def post_card(
-    client: WebClient, channel: str, side: Side, request_id: str, other: str, *, can_reveal: bool
-) -> str | None:
-    """The chat's buttons; the ts it returns is the thread that replies to this chat go in."""
-    blocks = card(side, request_id, other, can_reveal=can_reveal)
-    try:
-        posted = client.chat_postMessage(channel=channel, text=card_text(other), blocks=blocks)
-    except (SlackClientError, OSError) as error:
-        log.warning("could not post a relay card (%s)", code(error))
-        return None
-    return str(posted["ts"])

@@ -153,8 +153,9 @@ class FakeSlack:
         """Keep a message Slack accepted; its ts."""
         with self._lock:
             self._counter += 1
-            self._posted.append(params)
-            return f"{1_700_000_000 + self._counter}.000100"
+            ts = f"{1_700_000_000 + self._counter}.000100"
+            self._posted.append({**params, "posted_ts": ts})
+            return ts
 
     def uploads_to(self, user_id: str) -> list[Upload]:
         return [u for u in self.uploads if u.channel == dm_of(user_id)]
