@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from core.errors import AlreadyTaken, NotFound, PeerLineError
+from core.schemas.programs import IntakeOut
 from core.schemas.requests import FeedbackIn, RequestIn
-from core.services import identities, matching, programs, requests, roster
+from core.services import chats, identities, matching, programs, requests, roster
 from core.services.access import Ctx, Principal
 from integrations.teams import cards
 
@@ -57,12 +58,14 @@ def ask(runtime: Runtime, slug: str, aad_id: str, data: dict[str, Any]) -> cards
     ctx = service_ctx(runtime, slug)
     with ctx.session:
         intake = programs.intake(ctx, slug)
+        if data.get("when") not in (None, "", "now"):
+            return form_again(intake, "When: choose Talk now or Book a time.")
         try:
             request, _token = requests.create(ctx, RequestIn.model_validate_json(json.dumps(body)))
         except ValidationError as exc:
-            return _again(intake, str(exc.errors()[0]["msg"]))
+            return form_again(intake, problem_of(exc))
         except PeerLineError as error:
-            return _again(intake, error.message)
+            return form_again(intake, error.message)
         shown = requests.view(ctx, request)
     text = (
         f"You are {shown.alias} to your supporter; they will not see your name. "
@@ -71,9 +74,27 @@ def ask(runtime: Runtime, slug: str, aad_id: str, data: dict[str, Any]) -> cards
     return cards.said(text, intake)
 
 
-def _again(intake: Any, problem: str) -> cards.Card:
+MISSING = {
+    "topic": "Choose a topic.",
+    "mode": "Choose how to talk.",
+    "language": "Choose a language.",
+}
+
+
+def problem_of(exc: ValidationError) -> str:
+    """The first problem, naming the answer it is about."""
+    first = exc.errors()[0]
+    field = str(first["loc"][0]) if first["loc"] else ""
+    if first["type"] == "missing" and field in MISSING:
+        return MISSING[field]
+    message = str(first["msg"]).removeprefix("Value error, ")
+    return f"{field}: {message}" if field else message
+
+
+def form_again(intake: IntakeOut, trouble: str) -> cards.Card:
+    """The request form with what was wrong, in red, under its title."""
     form_card = cards.request_form(intake)
-    form_card["body"].insert(1, {"type": "TextBlock", "text": problem, "color": "Attention"})
+    form_card["body"].insert(1, cards.problem(trouble))
     return form_card
 
 
@@ -90,7 +111,12 @@ def answer_offer(runtime: Runtime, slug: str, aad_id: str, verb: str, offer: str
         try:
             if verb == "offer_accept":
                 _offer, request = matching.accept(ctx, offer_id)
-                return cards.said(f"You accepted. {request.alias} will hear from you soon.")
+                alias, request_id = request.alias, request.id
+                ctx.session.close()
+                start = service_ctx(runtime, slug)  # a requester in a chat app: the chat begins
+                with start.session:
+                    chats.start(start, request_id, chats.relaying(runtime))
+                return cards.said(f"You accepted. {alias} will hear from you here soon.")
             matching.decline(ctx, offer_id)
             return cards.said("You declined this one. Thank you; it goes to someone else.")
         except AlreadyTaken:

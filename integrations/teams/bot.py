@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Response, jsonify, request
@@ -10,7 +11,7 @@ from flask import Blueprint, Response, jsonify, request
 from core.errors import NotFound
 from core.schemas.programs import NOT_A_CRISIS_SERVICE, CrisisResourceOut
 from core.services import programs
-from integrations.teams import actions, cards
+from integrations.teams import actions, booking, cards, relay
 from integrations.teams.auth import BotAuthenticator, BotAuthError
 from integrations.teams.connector import BotConnector, ConnectorError
 from integrations.teams.conversations import remember
@@ -43,17 +44,46 @@ class Bot:
                 self._reply(
                     activity, self._act(activity, str(submitted.get("verb", "")), submitted)
                 )
-            else:
+            elif not self._relayed(activity):
                 self._reply(activity, self._form())
         return Response(status=200)
+
+    def _relayed(self, activity: dict[str, Any]) -> bool:
+        """A line for the writer's running chat, if they are in one; they hear of any trouble."""
+        slug = actions.program_slug(self.runtime, self.settings.program)
+        aad_id = str((activity.get("from") or {}).get("aadObjectId") or "")
+        if slug is None or not aad_id:
+            return False
+        handled, answer = relay.on_message(
+            actions.service_ctx(self.runtime, slug), aad_id, activity
+        )
+        if answer is not None:
+            self._say(activity, answer)
+        return handled
 
     def _act(self, activity: dict[str, Any], verb: str, data: dict[str, Any]) -> cards.Card:
         slug = actions.program_slug(self.runtime, self.settings.program)
         aad_id = str((activity.get("from") or {}).get("aadObjectId") or "")
         if slug is None or not aad_id:
             return cards.said("This Teams app is not linked to a peer support program yet.")
+        zone = booking.client_zone(activity)
+        if verb == "peer_request" and data.get("when") == "scheduled":
+            verb = "book_times"  # the form's "Book a time" leads to the free times
+        if verb == "book_times":
+            return booking.times(self.runtime, slug, data, zone)
         if verb == "peer_request":
             return actions.ask(self.runtime, slug, aad_id, data)
+        if verb == "book_slot":
+            return booking.book(self.runtime, slug, aad_id, data, zone)
+        if verb == "my_bookings":
+            return booking.mine(self.runtime, slug, aad_id, zone)
+        if verb == "cancel_booking":
+            return booking.cancel(self.runtime, slug, aad_id, data, zone)
+        if verb in ("relay_send", "relay_end"):
+            ctx = actions.service_ctx(self.runtime, slug)
+            if verb == "relay_end":
+                return relay.end(ctx, aad_id, data)
+            return relay.reply(ctx, aad_id, data, str(activity.get("id") or uuid.uuid4()))
         if verb == "feedback":
             return actions.feedback(self.runtime, slug, aad_id, data)
         if verb in ("offer_accept", "offer_decline"):
@@ -69,7 +99,12 @@ class Bot:
         return conversation.get("conversationType") in (None, "personal")
 
     def _reply(self, activity: dict[str, Any], card: cards.Card) -> None:
-        message = {"type": "message", "attachments": [cards.attachment(card)]}
+        self._send(activity, {"type": "message", "attachments": [cards.attachment(card)]})
+
+    def _say(self, activity: dict[str, Any], text: str) -> None:
+        self._send(activity, {"type": "message", "textFormat": "plain", "text": text})
+
+    def _send(self, activity: dict[str, Any], message: dict[str, Any]) -> None:
         conversation = str((activity.get("conversation") or {}).get("id") or "")
         try:
             self.connector.send(str(activity.get("serviceUrl") or ""), conversation, message)

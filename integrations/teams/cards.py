@@ -9,17 +9,33 @@ from core.schemas.requests import MAX_NOTE_CHARS
 
 CARD = "application/vnd.microsoft.card.adaptive"
 MODES = {"text": "Text chat", "video": "Video call", "in_person": "In person"}
+WHEN = [("now", "Talk now"), ("scheduled", "Book a time")]
 Card = dict[str, Any]
 
 
-def _action(verb: str, title: str, data: dict[str, Any], style: str | None = None) -> Card:
+def _action(
+    verb: str, title: str, data: dict[str, Any], style: str | None = None, *, inputs: bool = True
+) -> Card:
     """Action.Execute (Teams answers in the same response), Action.Submit where unsupported."""
     payload = {"verb": verb, **data}
     action: Card = {"type": "Action.Execute", "verb": verb, "title": title, "data": payload}
     action["fallback"] = {"type": "Action.Submit", "title": title, "data": payload}
+    if not inputs:  # a button that needs no answer must not be held back by a required input
+        action["associatedInputs"] = action["fallback"]["associatedInputs"] = "none"
     if style:
         action["style"] = style
     return action
+
+
+def problem(text: str) -> Card:
+    """What went wrong, in red, just under a card's title."""
+    return {
+        "type": "TextBlock",
+        "text": text,
+        "color": "Attention",
+        "weight": "Bolder",
+        "wrap": True,
+    }
 
 
 def _card(body: list[Card], actions: list[Card] | None = None) -> Card:
@@ -50,12 +66,17 @@ def _choices(input_id: str, label: str, pairs: list[tuple[str, str]]) -> Card:
     }
 
 
+def _title(text: str) -> Card:
+    return {"type": "TextBlock", "text": text, "size": "Large", "weight": "Bolder"}
+
+
 def request_form(intake: IntakeOut) -> Card:
-    """Talk now: topic, mode, language and an optional note (booking a time: the web page)."""
+    """Topic, talk now or book a time, mode, language, an optional note; and one's bookings."""
     body = [
-        {"type": "TextBlock", "text": "Talk to a peer", "size": "Large", "weight": "Bolder"},
+        _title("Talk to a peer"),
         *safety(intake),
         _choices("topic", "Topic", [(t, t) for t in intake.topics]),
+        _choices("when", "When", WHEN) | {"value": "now", "style": "compact"},
         _choices("mode", "How", [(m, MODES.get(m, m)) for m in intake.modes]),
         _choices("language", "Language", [(code, code) for code in intake.languages]),
         {
@@ -65,8 +86,57 @@ def request_form(intake: IntakeOut) -> Card:
             "isMultiline": True,
             "maxLength": MAX_NOTE_CHARS,
         },
+        {"type": "ActionSet", "actions": [_action("my_bookings", "My bookings", {}, inputs=False)]},
     ]
-    return _card(body, [_action("peer_request", "Ask for a chat now", {})])
+    return _card(body, [_action("peer_request", "Continue", {}, "positive")])
+
+
+def slot_card(
+    intake: IntakeOut,
+    carried: dict[str, str],
+    times: list[tuple[str, str]],
+    zone: str,
+    *,
+    later: str | None = None,
+    trouble: str | None = None,
+) -> Card:
+    """Book a time: free times in the reader's zone; the form's answers ride in the buttons."""
+    body = [_title("Book a time"), *([problem(trouble)] if trouble else [])]
+    if times:
+        label = f"Choose a time (shown in {zone})"
+        body.append(
+            _choices("slot", label, times) | {"style": "compact", "errorMessage": "Choose a time"}
+        )
+    else:
+        text = "No supporter has a free time for this in the coming weeks. Please try again later."
+        body.append({"type": "TextBlock", "text": text, "wrap": True})
+    actions = [_action("book_slot", "Book", carried, "positive")] if times else []
+    if later:
+        actions.append(
+            _action("book_times", "Later times", {**carried, "after": later}, inputs=False)
+        )
+    actions.append(_action("form", "Back", {}, inputs=False))
+    return _card(body + safety(intake), actions)
+
+
+def bookings_card(
+    intake: IntakeOut, booked: list[tuple[str, str]], zone: str, *, told: str, trouble: str
+) -> Card:
+    """One's own upcoming bookings, each with Cancel (the request id, never who)."""
+    body = [_title("My bookings"), *([problem(trouble)] if trouble else [])]
+    if told:
+        body.append({"type": "TextBlock", "text": told, "wrap": True})
+    for request_id, label in booked:
+        body.append({"type": "TextBlock", "text": label, "wrap": True, "separator": True})
+        cancel = _action(
+            "cancel_booking", "Cancel", {"request_id": request_id}, "destructive", inputs=False
+        )
+        body.append({"type": "ActionSet", "actions": [cancel]})
+    if booked:
+        body.append({"type": "TextBlock", "text": f"Times are shown in {zone}.", "isSubtle": True})
+    else:
+        body.append({"type": "TextBlock", "text": "You have no upcoming bookings.", "wrap": True})
+    return _card(body + safety(intake), [_action("form", "Talk to a peer", {}, inputs=False)])
 
 
 def said(text: str, intake: IntakeOut | None = None) -> Card:
@@ -136,3 +206,31 @@ def feedback_card(request_id: str, supporter_alias: str) -> Card:
         },
     ]
     return _card(body, [_action("feedback", "Send", {"request_id": request_id})])
+
+
+def chat_card(request_id: str, other_alias: str, said: str | None = None) -> Card:
+    """A relayed chat's card: a reply box for this chat (one person, several chats) and End chat."""
+    body: list[Card] = [
+        {"type": "TextBlock", "text": f"Chat with {other_alias}", "weight": "Bolder", "wrap": True},
+        {
+            "type": "TextBlock",
+            "text": "Write in this chat as usual. In more than one chat at once? Reply here.",
+            "wrap": True,
+            "isSubtle": True,
+        },
+        {
+            "type": "Input.Text",
+            "id": "reply",
+            "label": f"Reply to {other_alias}",
+            "isMultiline": True,
+            "maxLength": 4000,
+        },
+    ]
+    if said:
+        body.insert(1, {"type": "TextBlock", "text": said, "wrap": True})
+    data = {"request_id": request_id}
+    actions = [
+        _action("relay_send", "Send", data, "positive"),
+        _action("relay_end", "End chat", data, "destructive", inputs=False),
+    ]
+    return _card(body, actions)

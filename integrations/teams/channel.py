@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from core.channels.email_messages import render, text_body
 from core.notify import kinds
-from core.notify.wording import instant, zone_of
+from core.notify.wording import chat_text, instant, zone_of
 from core.ports import DeliveryResult, Notification
-from core.services import recipients
+from core.services import chats, recipients
 from integrations.teams import cards, offer_cards
 from integrations.teams.connector import BotConnector, ConnectorError, result_of
-from integrations.teams.conversations import Reference, reference_for
+from integrations.teams.conversations import Reference, reference_for, store
 
 if TYPE_CHECKING:
     from core.runtime import Runtime
@@ -20,22 +21,36 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class Proactive:
+    """How to open a 1:1 chat with someone who never wrote to the bot."""
+
+    bot_id: str
+    tenant_id: str
+    service_url: str = "https://smba.trafficmanager.net/teams/"
+
+
 class TeamsChannel:
     """Reaches people who have a 1:1 chat with the bot (it is stored when they first write)."""
 
     name = "teams"
 
-    def __init__(self, runtime: Runtime, connector: BotConnector) -> None:
+    def __init__(
+        self, runtime: Runtime, connector: BotConnector, proactive: Proactive | None = None
+    ) -> None:
         self._runtime = runtime
         self._connector = connector
+        self._proactive = proactive
 
     def can_reach(self, notification: Notification) -> bool:
         """Core kinds with a conversation on record; a card update only where the card went."""
         if notification.kind in offer_cards.UPDATES:
             return offer_cards.card_of(self._runtime, notification) is not None
-        if notification.kind not in kinds.KINDS:
+        if notification.kind not in kinds.KINDS | chats.KINDS:
             return False
-        return self._reference(notification) is not None
+        return self._reference(notification) is not None or (
+            self._proactive is not None and self._address(notification) is not None
+        )
 
     def deliver(self, notification: Notification) -> DeliveryResult:
         """One plain-text message with the same wording as e-mail; faults become results."""
@@ -44,7 +59,10 @@ class TeamsChannel:
             return self._refresh(notification, *card)
         reference = self._reference(notification)
         if reference is None:
-            return DeliveryResult(delivered=False, permanent=True, detail="no Teams chat on record")
+            opened = self._open(notification)
+            if isinstance(opened, DeliveryResult):
+                return opened
+            reference = opened
         try:
             activity = _activity(notification)
         except (KeyError, ValueError, TypeError) as error:
@@ -89,14 +107,37 @@ class TeamsChannel:
         return DeliveryResult(delivered=True)
 
     def _reference(self, notification: Notification) -> Reference | None:
+        aad_id = self._address(notification)
+        return reference_for(self._runtime, aad_id) if aad_id else None
+
+    def _address(self, notification: Notification) -> str | None:
         ctx = self._runtime.system_ctx()
         with ctx.session:
-            aad_id = recipients.address_of(ctx, notification, "teams")
-        return reference_for(self._runtime, aad_id) if aad_id else None
+            return recipients.address_of(ctx, notification, "teams")
+
+    def _open(self, notification: Notification) -> Reference | DeliveryResult:
+        """A person who never wrote to the bot: open the 1:1 chat (the app must be installed)."""
+        aad_id = self._address(notification)
+        if aad_id is None or self._proactive is None:
+            return DeliveryResult(delivered=False, permanent=True, detail="no Teams chat on record")
+        how = self._proactive
+        try:
+            opened = self._connector.create_conversation(
+                how.service_url, how.bot_id, aad_id, how.tenant_id
+            )
+        except ConnectorError as error:
+            if error.permanent:  # e.g. 403: the app is not installed for this person
+                error.reason = f"could not open a Teams chat ({error.reason})"
+            return result_of(error)
+        reference = Reference(opened, how.service_url, how.tenant_id)
+        store(self._runtime, aad_id, reference)
+        return reference
 
 
 def _activity(notification: Notification) -> dict[str, Any]:
     """An offer is a card with Accept / Decline; everything else the core's wording as text."""
+    if notification.kind in chats.KINDS:
+        return _chat_activity(notification)
     content = render(notification)
     text = f"{content.subject}\n\n{text_body(notification, content)}"
     activity: dict[str, Any] = {"type": "message", "textFormat": "plain", "text": text}
@@ -110,5 +151,21 @@ def _activity(notification: Notification) -> dict[str, Any]:
         until = instant(d["expires_at"]).astimezone(zone_of(d)).strftime("%a %-d %b, %H:%M")
         offer_id = notification.dedupe_key.split(":", 1)[1]
         card = cards.offer_card(offer_id, d["request_alias"], d["topic"], d["mode"], until)
+        activity["attachments"] = [cards.attachment(card)]
+    return activity
+
+
+def _chat_activity(notification: Notification) -> dict[str, Any]:
+    """A relayed chat's start (with its card), a line, or its end, as plain text."""
+    d = notification.data
+    text = chat_text(notification.kind, notification.audience, d)
+    if notification.audience == "requester" and notification.kind != "relay_line":
+        resources = [f"- {r['name']}: {r['contact']}" for r in d.get("crisis_resources", [])]
+        text = "\n\n".join([text, str(d["not_a_crisis"]), *resources])
+    activity: dict[str, Any] = {"type": "message", "textFormat": "plain", "text": text}
+    if notification.kind == "relay_started" and notification.request_id is not None:
+        mine = "requester" if notification.audience == "requester" else "supporter"
+        other = d["supporter_alias"] if mine == "requester" else d["requester_alias"]
+        card = cards.chat_card(str(notification.request_id), other)
         activity["attachments"] = [cards.attachment(card)]
     return activity

@@ -35,15 +35,24 @@ def remember(runtime: Runtime, activity: dict[str, Any]) -> None:
         return  # only 1:1 chats: nothing about a request may land in a shared conversation
     if not (aad_id and conversation.get("id") and activity.get("serviceUrl") and tenant):
         return
-    key = user_key(runtime, str(aad_id))
+    store(
+        runtime,
+        str(aad_id),
+        Reference(str(conversation["id"]), str(activity["serviceUrl"]), str(tenant)),
+    )
+
+
+def store(runtime: Runtime, aad_object_id: str, reference: Reference) -> None:
+    """Keep where this person's 1:1 chat with the bot is, replacing what was known."""
+    key = user_key(runtime, aad_object_id)
     with runtime.engine.begin() as connection:
         connection.execute(delete(CONVERSATIONS).where(CONVERSATIONS.c.user_key == key))
         connection.execute(
             CONVERSATIONS.insert().values(
                 user_key=key,
-                conversation_id=str(conversation["id"])[:300],
-                service_url=str(activity["serviceUrl"])[:300],
-                tenant_id=str(tenant)[:64],
+                conversation_id=reference.conversation_id[:300],
+                service_url=reference.service_url[:300],
+                tenant_id=reference.tenant_id[:64],
                 updated_at=runtime.clock.now(),
             )
         )
