@@ -169,6 +169,8 @@ class FakeBotConnector(_Served):
         self.activities: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.conversations: dict[str, dict[str, Any]] = {}
         self.calls = 0
+        self.created: list[dict[str, Any]] = []  # bodies of 1:1 chats the bot opened
+        self.installed_for: set[str] | None = None  # who has the app; None: everyone
         self._faults: deque[Fault] = deque()
         self._routes = Map(
             [
@@ -216,6 +218,10 @@ class FakeBotConnector(_Served):
 
     def _create(self, body: dict[str, Any]) -> Response:
         members = body.get("members") or [{}]
+        if self.installed_for is not None and members[0].get("id") not in self.installed_for:
+            message = "The bot is not part of the conversation roster."
+            return _json({"error": {"code": "BotNotInConversationRoster", "message": message}}, 403)
+        self.created.append(body)
         conversation_id = f"a:{members[0].get('id', '')}"
         self.conversations[conversation_id] = body
         return _json({"id": conversation_id}, 201)

@@ -8,7 +8,7 @@ import pytest
 import requests
 
 from core.runtime import runtime
-from integrations.teams.channel import TeamsChannel
+from integrations.teams.channel import Proactive, TeamsChannel
 from integrations.teams.connector import BotConnector
 from integrations.teams.conversations import remember
 from integrations.teams.tokens import TokenProvider
@@ -39,7 +39,16 @@ def fakes(tmp_path: Path):
 
 @pytest.fixture
 def app(database_url, tmp_path, clock, fakes):
-    aad, _connector, session = fakes
+    yield from _app(database_url, tmp_path, clock, fakes, proactive=False)
+
+
+@pytest.fixture
+def proactive_app(database_url, tmp_path, clock, fakes):
+    yield from _app(database_url, tmp_path, clock, fakes, proactive=True)
+
+
+def _app(database_url, tmp_path, clock, fakes, *, proactive: bool):
+    aad, connector, session = fakes
     tokens = TokenProvider(
         app_id=APP_ID,
         password=SECRET,
@@ -49,8 +58,10 @@ def app(database_url, tmp_path, clock, fakes):
     )
     bot = BotConnector(tokens=tokens, allowed_hosts=frozenset({"127.0.0.1"}), session=session)
 
+    opener = Proactive(bot_id=APP_ID, tenant_id=TENANT, service_url=connector.url)
+
     def hook(host):
-        host.add_channel(TeamsChannel(host.runtime, bot))
+        host.add_channel(TeamsChannel(host.runtime, bot, opener if proactive else None))
 
     application = make_app(database_url, tmp_path, clock, plugins=[("teams-test", hook)])
     yield application
@@ -121,3 +132,54 @@ def test_connector_faults_are_retried_and_a_person_never_seen_is_a_dead_letter(a
     assert (waiting.next_attempt_at - clock.now()).total_seconds() == 9
     clock.advance(seconds=9)
     assert drain(app) == ["sent"] and len(connector.activities["a:ash"]) == 1
+
+
+def test_a_server_error_is_retried_through_the_queue_and_sent_once(app, fakes, clock):
+    _aad, connector, _session = fakes
+    world = make_world(app, app.test_client())
+    world.add_supporter(
+        "Ash", weekly=EVERY_WEEKDAY, contacts=[{"platform": "teams", "address": ASH_AAD}]
+    )
+    chat_with_bot(app, connector, ASH_AAD, "a:ash")
+    connector.fail_next(503, times=2)
+    app.test_client().post("/api/v1/requests", json=request_body(), headers=auth(world.service))
+    assert drain(app) == ["retry"]
+    clock.advance(minutes=1)
+    assert drain(app) == ["retry"]
+    clock.advance(minutes=5)
+    assert drain(app) == ["sent"] and drain(app) == []
+    assert len(connector.activities["a:ash"]) == 1, "delivered exactly once"
+
+
+def test_a_supporter_who_never_wrote_gets_a_chat_opened_by_the_bot(proactive_app, fakes):
+    _aad, connector, _session = fakes
+    app = proactive_app
+    world = make_world(app, app.test_client())
+    world.add_supporter(
+        "Ash", weekly=EVERY_WEEKDAY, contacts=[{"platform": "teams", "address": ASH_AAD}]
+    )
+    for _ in range(2):
+        body = request_body()
+        app.test_client().post("/api/v1/requests", json=body, headers=auth(world.service))
+        assert drain(app) == ["sent"]
+    assert len(connector.created) == 1, "the chat is opened once, then found again"
+    [opened] = connector.created
+    assert opened["members"] == [{"id": ASH_AAD}] and opened["bot"] == {"id": APP_ID}
+    assert opened["channelData"] == {"tenant": {"id": TENANT}}
+    offers = connector.activities[f"a:{ASH_AAD}"]
+    assert len(offers) == 2 and all("offer_accept" in str(o) for o in offers)
+
+
+def test_a_person_without_the_app_installed_is_a_clear_dead_letter(proactive_app, fakes):
+    _aad, connector, _session = fakes
+    app = proactive_app
+    connector.installed_for = set()
+    world = make_world(app, app.test_client())
+    world.add_supporter(
+        "Ash", weekly=EVERY_WEEKDAY, contacts=[{"platform": "teams", "address": ASH_AAD}]
+    )
+    app.test_client().post("/api/v1/requests", json=request_body(), headers=auth(world.service))
+    assert drain(app) == ["dead"]
+    [dead] = rows(app, status="dead")
+    assert dead.last_error.startswith("could not open a Teams chat")
+    assert ASH_AAD not in dead.last_error
