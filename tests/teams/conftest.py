@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,13 @@ CHAT = "a:1:personal-chat"
 
 @pytest.fixture
 def stack(database_url, tmp_path: Path, clock):
+    with teams_stack(database_url, tmp_path, clock) as built:
+        yield built
+
+
+@contextmanager
+def teams_stack(database_url, tmp_path: Path, clock, plugins=()):
+    """The app with the Teams bot on loopback fakes; `plugins` adds others (e.g. Slack)."""
     certificates = make_certificates(tmp_path / "tls")
     with (
         FakeEntraID(
@@ -57,7 +65,9 @@ def stack(database_url, tmp_path: Path, clock):
                 host.add_blueprint(blueprint(authenticator, bot))
                 host.add_channel(TeamsChannel(host.runtime, bot_connector))
 
-            app = make_app(database_url, tmp_path, clock, plugins=[("teams-test", hook)])
+            app = make_app(database_url, tmp_path, clock, plugins=[("teams-test", hook), *plugins])
             make_world(app, app.test_client())
-            yield app, keys, connector
-            runtime(app).engine.dispose()
+            try:
+                yield app, keys, connector
+            finally:
+                runtime(app).engine.dispose()
