@@ -46,6 +46,7 @@ class Jobs:
         self.huey = huey
         self.deliver_task = huey.task(name="peerline.deliver")(self.deliver)
         self.expiry_task = huey.task(name="peerline.expire_offers")(self.expire_offers)
+        self.plugin_steps: list[tuple[str, Callable[[Any], int]]] = []  # PluginHost.add_timer
 
     def deliver(self, delivery_id: str) -> str:
         """Send one delivery if due; a retry is queued for the time the outcome names."""
@@ -105,6 +106,7 @@ class Jobs:
             ("requests purged", retention.purge_expired),
             ("messages forgotten", retention.purge_finished_deliveries),
             ("idempotency records forgotten", retention.purge_idempotency_records),
+            *self.plugin_steps,
         ]
 
     def _dispatch_stranded(self, stranded_after: timedelta) -> int:

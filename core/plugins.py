@@ -12,12 +12,15 @@ import click
 from flask import Blueprint
 
 from core.events import DomainEvent
+from core.notify.outbox import outbox_of
+from core.notify.router import ExtraRoute
 from core.ports import CalendarWriter, NotificationChannel
 
 if TYPE_CHECKING:
     from flask import Flask
 
     from core.runtime import Runtime
+    from core.services.access import Ctx
 
 ENTRY_POINT_GROUP = "peerline.plugins"
 log = logging.getLogger(__name__)
@@ -43,6 +46,19 @@ class PluginHost:
 
     def add_channel(self, channel: NotificationChannel) -> None:
         self.runtime.add_channel(channel)
+
+    def add_route(self, route: ExtraRoute) -> None:
+        """Decide the plugin's own notifications for domain events, in the same transaction.
+
+        They are durable, retried and sent once like the core's; pin them to the plugin's
+        channel with data["via"] (core.notify.kinds.VIA).
+        """
+        outbox_of(self.runtime.session_factory).routes.append(route)
+
+    def add_timer(self, name: str, step: Callable[[Ctx], int]) -> None:
+        """Periodic work on the worker's tick: `step` gets a system unit of work, says how many."""
+        assert self.runtime.jobs is not None, "create_app sets up the job queue before plugins"
+        self.runtime.jobs.plugin_steps.append((name, step))
 
     def set_calendar_writer(self, writer: CalendarWriter) -> None:
         """The one module that writes calendar files; e-mail and chat invites use it."""

@@ -39,6 +39,10 @@ class Content:
 
 
 Renderer = Callable[[Notification, ZoneInfo, bool], Content]
+ANONYMOUS_JOIN = (
+    "Teams may show your name when you join. To stay anonymous, open the link in a private "
+    "browser window, choose to join on the web, and enter your alias as your name."
+)
 
 
 def build_message(
@@ -238,6 +242,26 @@ def _booking_reminder(n: Notification, zone: ZoneInfo, _invite: bool) -> Content
     return Content(f"Reminder: peer chat in {soon}", (said,))
 
 
+def _session_link(n: Notification, zone: ZoneInfo, _invite: bool) -> Content:
+    """The video call's join link; a requester also learns how to join without their name."""
+    booking, url = n.data["booking"], join_url(n.data)
+    chat = f"{mode_name(booking.get('mode'))} with {n.data['other_alias']}"
+    said = [f"Your {chat} on {_span(booking, zone)} is a Teams meeting. Join it here:\n{url}"]
+    if n.audience == "requester":
+        said.append(ANONYMOUS_JOIN)
+    else:
+        said.append('It is in your calendar as "Peer chat". Let them in from the lobby.')
+    return Content("Your link for the peer chat", tuple(said))
+
+
+def join_url(data: dict[str, Any]) -> str:
+    """Only an https link is ever shown; anything else is a message we must not write."""
+    url = str(data.get("join_url") or "")
+    if not url.startswith("https://") or any(c.isspace() or c in '<>"' for c in url):
+        raise ValueError("a session link needs an https join URL")
+    return url
+
+
 def _feedback_prompt(n: Notification, _zone: ZoneInfo, _invite: bool) -> Content:
     thanks = f"Thank you for talking with {n.data['supporter_alias']}. If you have a moment, "
     ask = "tell us how it went where you asked for the chat."
@@ -268,6 +292,7 @@ RENDERERS: dict[str, Renderer] = {
     "booking_changed": _booking,
     "booking_cancelled": _booking,
     "booking_reminder": _booking_reminder,
+    "session_link": _session_link,
     "feedback_prompt": _feedback_prompt,
     "training_expiring": _training,
     "training_lapsed": _training,

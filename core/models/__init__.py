@@ -4,6 +4,7 @@ from core.models.access import ApiToken
 from core.models.audit import AuditEvent
 from core.models.base import Base
 from core.models.booking import Booking
+from core.models.busy import ExternalBusy
 from core.models.delivery import Delivery
 from core.models.idempotency import IdempotencyRecord
 from core.models.program import Program
@@ -24,6 +25,7 @@ __all__ = [
     "Base",
     "Booking",
     "Delivery",
+    "ExternalBusy",
     "Feedback",
     "IdempotencyRecord",
     "Offer",

@@ -22,7 +22,7 @@ from sqlalchemy import Connection, func, select
 from sqlalchemy.orm import Session
 
 from core.models import Delivery
-from core.notify.kinds import OPTIONAL
+from core.notify.kinds import OPTIONAL, VIA
 from core.ports import FORGET_AFTER_SENDING, DeliveryResult, Notification, NotificationChannel
 
 if TYPE_CHECKING:
@@ -115,8 +115,13 @@ def notification_of(row: Delivery) -> Notification:
 
 
 def choose_channel(runtime: Runtime, note: Notification) -> NotificationChannel | None:
-    """Chat channels first (where people already are), e-mail last."""
-    ordered = sorted(runtime.channels.values(), key=lambda c: c.name == "email")
+    """Chat channels first (where people already are), e-mail last; a pinned one alone."""
+    pinned = note.data.get(VIA)
+    if isinstance(pinned, str):  # a plugin's own kind: only its channel may carry it
+        found = runtime.channels.get(pinned)
+        ordered = [found] if found is not None else []
+    else:
+        ordered = sorted(runtime.channels.values(), key=lambda c: c.name == "email")
     for channel in ordered:
         try:
             if channel.can_reach(note):

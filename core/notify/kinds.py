@@ -19,15 +19,22 @@ Per kind (times are ISO 8601 UTC strings):
   booking_changed    both         booking, other_alias, method="REQUEST"
   booking_cancelled  both         booking, other_alias, method="CANCEL", cancelled_by
   booking_reminder   both         booking, other_alias, minutes_before
+  session_link       both         booking, other_alias, join_url (https; forget_after_sending)
   feedback_prompt    requester    supporter_alias
   training_expiring  supporter, coordinator   supporter_alias, training, expires_on, days_left
   training_lapsed    supporter, coordinator   supporter_alias, training, expires_on
 
 booking = {"uid", "sequence", "starts_at", "ends_at", "mode"}; other_alias is the
 other side's alias (the supporter's for the requester, the request's for the supporter).
+
+A plugin's own kinds (e.g. teams_meeting, a calendar event to write) name their one channel
+in data["via"]: no other channel is asked, so none renders them as a message by mistake.
 """
 
 from __future__ import annotations
+
+VIA = "via"
+"""A `data` key: the name of the only channel that may carry this notification."""
 
 OPTIONAL = frozenset({"offer_taken", "offer_expired"})
 """Updates a chat card can show; a channel without cards may decline them (no dead letter)."""
@@ -42,6 +49,7 @@ KINDS = frozenset(
         "nobody_free",
         "request_expired",
         "booking_reminder",
+        "session_link",
         "feedback_prompt",
         "training_expiring",
         "training_lapsed",

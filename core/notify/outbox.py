@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -17,9 +17,10 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from core.db import SessionFactory
 from core.events import DomainEvent
 from core.models import Delivery
-from core.notify.router import notifications_for
+from core.notify.router import ExtraRoute, notifications_for
 from core.ports import Notification
 
 log = logging.getLogger(__name__)
@@ -28,9 +29,20 @@ AfterCommit = Callable[[list[uuid.UUID], list[DomainEvent]], None]
 
 @dataclass
 class Outbox:
-    """Per app: what to do once deliveries are committed (hand them to the job queue)."""
+    """Per app: plugins' extra routes, and what to do once deliveries are committed."""
 
     after_commit: AfterCommit | None = None
+    routes: list[ExtraRoute] = field(default_factory=list)
+    """Plugins' own notifications for domain events, staged with the core's."""
+
+
+def outbox_of(session_factory: SessionFactory) -> Outbox:
+    """The outbox every session of this app reports to (it travels in the sessions' info)."""
+    with session_factory() as session:
+        found = session.info.get("outbox")
+    if not isinstance(found, Outbox):
+        raise RuntimeError("this app's sessions have no outbox")
+    return found
 
 
 def stage(
@@ -93,10 +105,26 @@ def _before_commit(session: Session) -> None:
     if len(pending) <= routed:
         return
     session.flush()
+    outbox: Outbox = session.info["outbox"]
     for domain_event in pending[routed:]:
-        stage(session, notifications_for(session, domain_event), domain_event.at)
+        found = notifications_for(session, domain_event)
+        found += _plugin_notifications(outbox, session, domain_event)
+        stage(session, found, domain_event.at)
     session.info["routed_events"] = len(pending)
     session.info["committed_events"] = list(pending)
+
+
+def _plugin_notifications(
+    outbox: Outbox, session: Session, domain_event: DomainEvent
+) -> list[Notification]:
+    """A failing plugin route is logged and skipped: it must not undo the change it reports."""
+    found: list[Notification] = []
+    for route in outbox.routes:
+        try:
+            found += route(session, domain_event)
+        except Exception:
+            log.exception("plugin route %r failed for %s", route, type(domain_event).__name__)
+    return found
 
 
 def _after_commit(session: Session) -> None:

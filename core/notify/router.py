@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +18,8 @@ from core.schemas.programs import NOT_A_CRISIS_SERVICE
 from core.services.programs import crisis_resources_for
 
 Route = Callable[[Session, Any], list[Notification]]
+ExtraRoute = Callable[[Session, events.DomainEvent], list[Notification]]
+"""A plugin's own notifications for a domain event, decided in the transaction that caused it."""
 
 
 def snapshot(
@@ -195,6 +198,40 @@ def booking_notifications(
         other_alias=request.alias,
         **details,
     )
+
+
+def about_booking(
+    session: Session, booking_id: uuid.UUID, kind: str, *, via: str, **extra: Any
+) -> Notification:
+    """A plugin's own work on a booking (e.g. its calendar event), for the supporter's channel.
+
+    Pinned to the channel `via`, one per booking change (booking id and sequence), done in
+    order per booking; the snapshot holds the booking's times and mode, nothing of the request.
+    """
+    booking = session.get_one(Booking, booking_id)
+    supporter = session.get_one(Supporter, booking.supporter_id)
+    [note] = to_supporter(
+        session,
+        supporter,
+        kind,
+        f"{kind}:{booking.id}:{booking.sequence}",
+        request_id=booking.request_id,
+        booking=booking_data(booking),
+        booking_id=str(booking.id),
+        via=via,
+        **extra,
+    )
+    return replace(note, order_key=f"{kind}:{booking.id}")
+
+
+def booking_news(
+    session: Session, booking_id: uuid.UUID, kind: str, **extra: Any
+) -> list[Notification]:
+    """A plugin's news of a confirmed booking (a join link) to both sides; none once cancelled."""
+    booking = session.get(Booking, booking_id)
+    if booking is None or booking.status != "confirmed":
+        return []
+    return booking_notifications(session, booking, kind, **extra)
 
 
 def _booking_event(kind: str, method: str) -> Route:

@@ -1,4 +1,4 @@
-"""Free slots: availability minus bookings, buffers, caps, notice, horizon and training lapses."""
+"""Free slots: availability minus bookings, buffers, caps, notice, horizon, lapses, outside busy."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from sqlalchemy import select
 from core.domain.availability import Interval, SlotPolicy, free_slots
 from core.errors import ValidationFailed
 from core.models import Booking, Program, Supporter
-from core.services import capacity
+from core.services import busy, capacity
 from core.services.access import Ctx
 from core.services.availability import load_windows
 from core.services.roster import training_state
@@ -101,6 +101,7 @@ def search(ctx: Ctx, program: Program, wanted: SlotFilter) -> list[FoundSlot]:
         ctx, supporters, (start - timedelta(days=2)).date(), (end + timedelta(days=2)).date()
     )
     bookings = booked_intervals(ctx, [s.id for s in supporters], start, end, wanted.ignore_booking)
+    elsewhere = busy.busy_intervals(ctx, [s.id for s in supporters], start, end)
     weeks = capacity.weeks_between(wanted.start, wanted.end + policy.session, zone)
     load = capacity.sessions_per_week(
         ctx, program, [s.id for s in supporters], weeks, ignore_booking=wanted.ignore_booking
@@ -108,6 +109,7 @@ def search(ctx: Ctx, program: Program, wanted: SlotFilter) -> list[FoundSlot]:
     found: list[FoundSlot] = []
     for supporter in supporters:
         blocked = _blocked(supporter, program, weeks, load, zone, ctx.now)
+        blocked += elsewhere[supporter.id]  # busy in an outside calendar (free/busy)
         for interval in free_slots(
             ZoneInfo(supporter.time_zone),
             weekly[supporter.id],

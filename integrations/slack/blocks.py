@@ -14,6 +14,7 @@ from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from core.channels.email_messages import ANONYMOUS_JOIN, join_url
 from core.notify.wording import chat_text, count, duration, instant, mode_name, zone_of
 from core.ports import Notification
 from integrations.slack.relay_text import Side, chat_buttons
@@ -235,6 +236,20 @@ def _booking_reminder(n: Notification, zone: ZoneInfo) -> Content:
     return Content(f"Reminder: peer chat in {soon}", (said,))
 
 
+def _session_link(n: Notification, zone: ZoneInfo) -> Content:
+    """The video call's join link; a requester also learns how to join without their name."""
+    booking, url = n.data["booking"], join_url(n.data)
+    chat = f"{mode_name(booking.get('mode'))} with *{escape(n.data['other_alias'])}*"
+    link = f"<{escape(url).replace('|', '%7C')}|Join the video call>"
+    said = [f"Your {chat} on *{escape(span(booking, zone))}* is a Teams meeting. {link}"]
+    said.append(
+        escape(ANONYMOUS_JOIN)
+        if n.audience == "requester"
+        else 'It is in your calendar as "Peer chat". Let them in from the lobby.'
+    )
+    return Content("Your link for the peer chat", tuple(said))
+
+
 def _feedback_prompt(n: Notification, _zone: ZoneInfo) -> Content:
     thanks = f"Thank you for talking with *{escape(n.data['supporter_alias'])}*."
     ask = "If you have a moment, tell us how it went."
@@ -292,6 +307,7 @@ RENDERERS: dict[str, Renderer] = {
     "booking_changed": _booking,
     "booking_cancelled": _booking,
     "booking_reminder": _booking_reminder,
+    "session_link": _session_link,
     "feedback_prompt": _feedback_prompt,
     "training_expiring": _training,
     "training_lapsed": _training,

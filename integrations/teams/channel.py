@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from core.channels.email_messages import render, text_body
@@ -13,12 +15,13 @@ from core.ports import DeliveryResult, Notification
 from core.services import chats, recipients
 from integrations.teams import cards, offer_cards
 from integrations.teams.connector import BotConnector, ConnectorError, result_of
-from integrations.teams.conversations import Reference, reference_for, store
+from integrations.teams.conversations import Reference, reference_for, store, user_key
 
 if TYPE_CHECKING:
     from core.runtime import Runtime
 
 log = logging.getLogger(__name__)
+REFUSED_FOR = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,8 @@ class TeamsChannel:
         self._runtime = runtime
         self._connector = connector
         self._proactive = proactive
+        self._refused: dict[str, datetime] = {}  # people Teams would not open a chat with
+        self._refused_lock = threading.Lock()
 
     def can_reach(self, notification: Notification) -> bool:
         """Core kinds with a conversation on record; a card update only where the card went."""
@@ -48,9 +53,10 @@ class TeamsChannel:
             return offer_cards.card_of(self._runtime, notification) is not None
         if notification.kind not in kinds.KINDS | chats.KINDS:
             return False
-        return self._reference(notification) is not None or (
-            self._proactive is not None and self._address(notification) is not None
-        )
+        aad_id = self._address(notification)
+        if aad_id is None:
+            return False
+        return reference_for(self._runtime, aad_id) is not None or self._may_open(aad_id)
 
     def deliver(self, notification: Notification) -> DeliveryResult:
         """One plain-text message with the same wording as e-mail; faults become results."""
@@ -59,9 +65,12 @@ class TeamsChannel:
             return self._refresh(notification, *card)
         reference = self._reference(notification)
         if reference is None:
-            opened = self._open(notification)
-            if isinstance(opened, DeliveryResult):
-                return opened
+            aad_id = self._address(notification)
+            opened = self._open(aad_id) if aad_id else None
+            if not isinstance(opened, Reference):
+                return opened or DeliveryResult(
+                    delivered=False, permanent=True, detail="no Teams chat on record"
+                )
             reference = opened
         try:
             activity = _activity(notification)
@@ -115,10 +124,32 @@ class TeamsChannel:
         with ctx.session:
             return recipients.address_of(ctx, notification, "teams")
 
-    def _open(self, notification: Notification) -> Reference | DeliveryResult:
-        """A person who never wrote to the bot: open the 1:1 chat (the app must be installed)."""
-        aad_id = self._address(notification)
-        if aad_id is None or self._proactive is None:
+    def _may_open(self, aad_id: str) -> bool:
+        """Someone who never wrote to the bot: try to open the 1:1 chat now.
+
+        Teams refuses (403) when the app is not installed for the person; then this channel
+        does not reach them for an hour and the message goes to the next channel (e-mail).
+        A passing fault counts as reachable: delivery retries the opening.
+        """
+        if self._proactive is None:
+            return False
+        key = user_key(self._runtime, aad_id)
+        now = self._runtime.clock.now()
+        with self._refused_lock:
+            until = self._refused.get(key)
+            if until is not None and until > now:
+                return False
+        opened = self._open(aad_id)
+        if isinstance(opened, DeliveryResult) and opened.permanent:
+            log.warning("Teams cannot reach a recipient (%s)", opened.detail)
+            with self._refused_lock:
+                self._refused[key] = now + REFUSED_FOR
+            return False
+        return True
+
+    def _open(self, aad_id: str) -> Reference | DeliveryResult:
+        """Open the bot's 1:1 chat with a person (the app must be installed for them)."""
+        if self._proactive is None:
             return DeliveryResult(delivered=False, permanent=True, detail="no Teams chat on record")
         how = self._proactive
         try:

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from core.plugins import PluginHost
+from integrations.teams import meetings
 from integrations.teams.auth import BotAuthenticator
 from integrations.teams.bot import Bot, blueprint
-from integrations.teams.channel import TeamsChannel
+from integrations.teams.channel import Proactive, TeamsChannel
 from integrations.teams.connector import BotConnector
+from integrations.teams.free_busy import FreeBusy
+from integrations.teams.graph import GraphClient
 from integrations.teams.manifest import teams_group
-from integrations.teams.settings import load_teams_settings
+from integrations.teams.meetings import MeetingChannel
+from integrations.teams.settings import TeamsSettings, load_teams_settings
 from integrations.teams.tokens import TokenProvider
 
 log = logging.getLogger(__name__)
@@ -28,6 +33,7 @@ def init_app(host: PluginHost) -> None:
         app_id=settings.app_id,
         password=settings.app_password.get_secret_value(),
         tenant_id=settings.tenant_id,
+        authority_host=settings.authority_host,
     )
     connector = BotConnector(tokens=tokens, allowed_hosts=settings.service_hosts)
     authenticator = BotAuthenticator(
@@ -36,4 +42,16 @@ def init_app(host: PluginHost) -> None:
         openid_metadata_url=settings.openid_metadata_url,
     )
     host.add_blueprint(blueprint(authenticator, Bot(host.runtime, settings, connector)))
-    host.add_channel(TeamsChannel(host.runtime, connector))
+    opener = Proactive(settings.app_id, settings.tenant_id, settings.service_url)
+    host.add_channel(TeamsChannel(host.runtime, connector, opener))
+    add_graph_features(host, settings, GraphClient(tokens=tokens, base_url=settings.graph_url))
+
+
+def add_graph_features(host: PluginHost, settings: TeamsSettings, graph: GraphClient) -> None:
+    """Meetings (TEAMS_MEETINGS) and free/busy (TEAMS_FREE_BUSY) through Graph, each opt-in."""
+    if settings.meetings:
+        host.add_channel(MeetingChannel(host.runtime, graph))
+        host.add_route(meetings.route)
+    if settings.free_busy:
+        every = timedelta(minutes=settings.free_busy_minutes)
+        host.add_timer("teams free/busy", FreeBusy(graph, every=every).refresh)

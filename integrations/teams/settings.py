@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from pydantic import SecretStr, ValidationError, field_validator
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.errors import ConfigError
 
 BOT_FRAMEWORK_METADATA = "https://login.botframework.com/v1/.well-known/openidconfiguration"
+GRAPH_URL = "https://graph.microsoft.com/v1.0"
+PUBLIC_SERVICE_URL = "https://smba.trafficmanager.net/teams/"
+AUTHORITY_HOST = "https://login.microsoftonline.com"
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 class TeamsSettings(BaseSettings):
@@ -26,13 +32,33 @@ class TeamsSettings(BaseSettings):
         {"smba.trafficmanager.net", "smba.infra.gcc.teams.microsoft.com"}
     )
     """Hosts a serviceUrl may have: tokens are never sent anywhere else."""
+    meetings: bool = False
+    """Video sessions get a Teams meeting in the supporter's calendar (Calendars.ReadWrite)."""
+    free_busy: bool = False
+    """Supporters' busy times in Outlook are taken off their slots (Calendars.Read)."""
+    free_busy_minutes: int = Field(default=15, ge=5, le=1440)
+    """How often the worker reads supporters' free/busy."""
+    service_url: str = PUBLIC_SERVICE_URL
+    """Where the bot opens a 1:1 chat with someone who never wrote to it (GCC and DoD differ)."""
+    graph_url: str = GRAPH_URL
+    authority_host: str = AUTHORITY_HOST
+    """Entra ID's host; sovereign clouds differ (login.microsoftonline.us, …)."""
 
-    @field_validator("openid_metadata_url")
+    @field_validator("openid_metadata_url", "graph_url", "authority_host")
     @classmethod
     def _https(cls, value: str) -> str:
-        if not value.startswith(("https://", "http://127.0.0.1", "http://localhost")):
+        parts = urlsplit(value)
+        local = parts.scheme == "http" and parts.hostname in LOOPBACK
+        if not (parts.scheme == "https" or local) or not parts.hostname:
             raise ValueError("must be an https URL (plain http only on localhost)")
         return value
+
+    @model_validator(mode="after")
+    def _service_url_allowed(self) -> TeamsSettings:
+        parts = urlsplit(self.service_url)
+        if parts.scheme != "https" or (parts.hostname or "") not in self.service_hosts:
+            raise ValueError("TEAMS_SERVICE_URL must be https on a host in TEAMS_SERVICE_HOSTS")
+        return self
 
     @property
     def configured(self) -> bool:

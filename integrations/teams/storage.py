@@ -1,4 +1,4 @@
-"""The Teams plugin's own tables: where each person's 1:1 chat with the bot is.
+"""The Teams plugin's own tables: people's 1:1 chats with the bot, offer cards, meetings.
 
 Found by the core's migrations through the `peerline.schemas` entry point; the
 revisions live in `migrations/` on the `teams` branch.
@@ -6,7 +6,7 @@ revisions live in `migrations/` on the `teams` branch.
 
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, MetaData, String, Table
+from sqlalchemy import Boolean, Column, DateTime, Integer, MetaData, String, Table
 
 metadata = MetaData()
 
@@ -31,4 +31,18 @@ OFFER_CARDS = Table(
     Column("activity_id", String(300), nullable=False),
     Column("posted_at", DateTime(timezone=True), nullable=False, index=True),
     comment="Where an offer card was sent, so 'taken' and 'expired' refresh it in place",
+)
+
+MEETINGS = Table(
+    "teams_meetings",
+    metadata,
+    Column("booking_uid", String(120), primary_key=True),
+    # whose calendar holds the event (the supporter's Entra object id), so it can be moved or
+    # deleted even after their contact changed; the row goes when the event does
+    Column("owner_id", String(320), nullable=False),
+    Column("event_id", String(500), nullable=False),
+    Column("sequence", Integer, nullable=False),  # the booking sequence the event shows
+    Column("link_sent", Boolean, nullable=False),  # the join link was queued to both sides
+    Column("ends_at", DateTime(timezone=True), nullable=False, index=True),
+    comment="Teams meetings in supporters' calendars, by booking, so changes reach the event",
 )

@@ -58,22 +58,56 @@ def story(app: Flask) -> Story:
     owl = world.add_supporter("Mentor Owl", weekly=EVERY_WEEKDAY, topics=["general"])
     service = auth(world.service)
     identity = {"platform": "slack", "subject": SUBJECT}
-    now = client.post(f"{PREFIX}/requests", headers=service, json={
-        "program": "acme", "topic": "stress", "urgency": "now", "mode": "text", "language": "en",
-        "note": NOTES[0], "requester": identity, "channel": "slack"}).json
+    now = client.post(
+        f"{PREFIX}/requests",
+        headers=service,
+        json={
+            "program": "acme",
+            "topic": "stress",
+            "urgency": "now",
+            "mode": "text",
+            "language": "en",
+            "note": NOTES[0],
+            "requester": identity,
+            "channel": "slack",
+        },
+    ).json
     fox_token = world.supporter_token("Mentor Fox")
     [offer] = client.get(f"{PREFIX}/offers", headers=auth(fox_token)).json
     accepted = client.post(f"{PREFIX}/offers/{offer['id']}/accept", headers=auth(fox_token))
     assert accepted.status_code == 200, accepted.json
     slot = client.get(f"{PREFIX}/slots?program=acme&supporter={owl['id']}").json["slots"][0]
-    booked = client.post(f"{PREFIX}/requests", headers=service, json={
-        "program": "acme", "topic": "general", "urgency": "scheduled", "mode": "video",
-        "language": "en", "note": NOTES[1], "requester": identity, "channel": "slack",
-        "slot": {"supporter_id": owl["id"], "starts_at": slot["starts_at"]}}).json
+    booked = client.post(
+        f"{PREFIX}/requests",
+        headers=service,
+        json={
+            "program": "acme",
+            "topic": "general",
+            "urgency": "scheduled",
+            "mode": "video",
+            "language": "en",
+            "note": NOTES[1],
+            "requester": identity,
+            "channel": "slack",
+            "slot": {"supporter_id": owl["id"], "starts_at": slot["starts_at"]},
+        },
+    ).json
     assert booked["booking"]["status"] == "confirmed", booked
-    return Story(app, client, client.get(f"{PREFIX}/openapi.json").json, world.admin,
-                 world.service, issue_token(app, "coordinator", "acme"), fox, owl, fox_token,
-                 world.supporter_token("Mentor Owl"), now, booked, offer["id"])
+    return Story(
+        app,
+        client,
+        client.get(f"{PREFIX}/openapi.json").json,
+        world.admin,
+        world.service,
+        issue_token(app, "coordinator", "acme"),
+        fox,
+        owl,
+        fox_token,
+        world.supporter_token("Mentor Owl"),
+        now,
+        booked,
+        offer["id"],
+    )
 
 
 def get_paths(story: Story, ids: dict[str, list[str]]) -> list[tuple[str, list[str]]]:
@@ -88,15 +122,23 @@ def get_paths(story: Story, ids: dict[str, list[str]]) -> list[tuple[str, list[s
         values = ids[names[0]] if names else [""]
         for value in values:
             path = template.removeprefix(PREFIX)
-            urls.append((path.replace("{" + names[0] + "}", value) + query if names
-                         else path + query, op["x-roles"]))
+            urls.append(
+                (
+                    path.replace("{" + names[0] + "}", value) + query if names else path + query,
+                    op["x-roles"],
+                )
+            )
     return urls
 
 
 def test_staff_never_see_who_asked_or_what_they_wrote(story):
-    ids = {"slug": ["acme"], "supporter_id": [story.fox["id"], story.owl["id"]],
-           "request_id": [story.now["id"], story.booked["id"]],
-           "booking_id": [story.booked["booking"]["id"]], "offer_id": [story.offer_id]}
+    ids = {
+        "slug": ["acme"],
+        "supporter_id": [story.fox["id"], story.owl["id"]],
+        "request_id": [story.now["id"], story.booked["id"]],
+        "booking_id": [story.booked["booking"]["id"]],
+        "offer_id": [story.offer_id],
+    }
     answered = 0
     for role, token in (("admin", story.admin), ("coordinator", story.coordinator)):
         for path, roles in get_paths(story, ids):
@@ -117,8 +159,9 @@ def test_staff_never_see_who_asked_or_what_they_wrote(story):
 def test_the_identity_is_stored_encrypted_and_nowhere_else(story):
     engine = runtime(story.app).engine
     with engine.connect() as connection:
-        rows = connection.execute(text(
-            "SELECT ciphertext, lookup_hash, platform FROM requester_identities")).all()
+        rows = connection.execute(
+            text("SELECT ciphertext, lookup_hash, platform FROM requester_identities")
+        ).all()
         assert len(rows) == 2
         for ciphertext, lookup_hash, platform in rows:
             assert b"U123" not in bytes(ciphertext) and "U123" not in lookup_hash
@@ -134,29 +177,44 @@ def test_the_identity_is_stored_encrypted_and_nowhere_else(story):
 def test_another_programs_staff_get_not_found(story):
     ctx = system_ctx(story.app)
     with ctx.session:
-        programs.create_program(ctx, ProgramIn.model_validate({
-            "slug": "globex", "name": "Globex", "kind": "school", "time_zone": "UTC"}))
-    tokens = {"admin": issue_token(story.app, "admin", "globex"),
-              "coordinator": issue_token(story.app, "coordinator", "globex")}
-    ids = {"slug": ["acme"], "supporter_id": [story.fox["id"]],
-           "request_id": [story.now["id"]], "booking_id": [story.booked["booking"]["id"]]}
+        programs.create_program(
+            ctx,
+            ProgramIn.model_validate(
+                {"slug": "globex", "name": "Globex", "kind": "school", "time_zone": "UTC"}
+            ),
+        )
+    tokens = {
+        "admin": issue_token(story.app, "admin", "globex"),
+        "coordinator": issue_token(story.app, "coordinator", "globex"),
+    }
+    ids = {
+        "slug": ["acme"],
+        "supporter_id": [story.fox["id"]],
+        "request_id": [story.now["id"]],
+        "booking_id": [story.booked["booking"]["id"]],
+    }
     for role, token in tokens.items():
         for path, roles in get_paths(story, ids):
             response = story.get(path, token)
             if path == "/programs":
                 assert response.status_code == 200 and "acme" not in response.get_data(
-                    as_text=True), role
+                    as_text=True
+                ), role
             elif role in roles:
                 assert response.status_code == 404, (role, path, response.status_code)
             else:
                 assert response.status_code == 403, (role, path, response.status_code)
     admin = auth(tokens["admin"])
     for method, path, body in (
-            ("PATCH", "/programs/acme", {"name": "Mine now"}),
-            ("PATCH", f"/supporters/{story.fox['id']}", {"alias": "Renamed"}),
-            ("POST", f"/supporters/{story.fox['id']}/pause", None),
-            ("POST", "/supporters?program=acme", {"alias": "Spy", "time_zone": "UTC",
-                                                   "languages": ["en"], "topics": ["stress"]})):
+        ("PATCH", "/programs/acme", {"name": "Mine now"}),
+        ("PATCH", f"/supporters/{story.fox['id']}", {"alias": "Renamed"}),
+        ("POST", f"/supporters/{story.fox['id']}/pause", None),
+        (
+            "POST",
+            "/supporters?program=acme",
+            {"alias": "Spy", "time_zone": "UTC", "languages": ["en"], "topics": ["stress"]},
+        ),
+    ):
         response = story.client.open(PREFIX + path, method=method, json=body, headers=admin)
         assert response.status_code == 404, (method, path, response.status_code)
     fox = story.get(f"/supporters/{story.fox['id']}", story.admin).json
@@ -168,17 +226,22 @@ def test_only_the_assigned_supporter_reads_the_note(story):
     mine = story.get(f"/requests/{now}/assigned", story.fox_token)
     assert mine.status_code == 200 and mine.json["note"] == NOTES[0]
     assert story.get(f"/requests/{booked}/assigned", story.owl_token).json["note"] == NOTES[1]
-    for path, token in ((f"/requests/{now}/assigned", story.owl_token),
-                        (f"/requests/{booked}/assigned", story.fox_token),
-                        (f"/requests/{now}", story.fox_token)):
+    for path, token in (
+        (f"/requests/{now}/assigned", story.owl_token),
+        (f"/requests/{booked}/assigned", story.fox_token),
+        (f"/requests/{now}", story.fox_token),
+    ):
         response = story.get(path, token)
         assert response.status_code in (403, 404), path
         assert NOTES[0] not in response.get_data(as_text=True)
     for token in (story.fox_token, story.owl_token):
         offers = story.get("/offers", token).get_data(as_text=True)
         assert not any(note in offers for note in NOTES)
-    closed = story.client.post(f"{PREFIX}/requests/{now}/close", json={"outcome": "completed"},
-                               headers=auth(story.fox_token))
+    closed = story.client.post(
+        f"{PREFIX}/requests/{now}/close",
+        json={"outcome": "completed"},
+        headers=auth(story.fox_token),
+    )
     assert closed.status_code == 200 and closed.json["note"] is None  # gone once it is over
 
 
@@ -196,18 +259,29 @@ def test_a_requester_token_reads_only_its_own_request(story):
 
 def test_feedback_cannot_be_linked_to_anyone(story):
     request = story.now
-    story.client.post(f"{PREFIX}/requests/{request['id']}/close", json={},
-                      headers=auth(story.fox_token))
-    given = story.client.post(f"{PREFIX}/requests/{request['id']}/feedback",
-                              json={"rating": 4, "comment": "felt heard"},
-                              headers=auth(request["token"]))
+    story.client.post(
+        f"{PREFIX}/requests/{request['id']}/close", json={}, headers=auth(story.fox_token)
+    )
+    given = story.client.post(
+        f"{PREFIX}/requests/{request['id']}/feedback",
+        json={"rating": 4, "comment": "felt heard"},
+        headers=auth(request["token"]),
+    )
     assert given.status_code == 204, given.json
     table = Feedback.__table__
-    assert {c.name for c in table.columns} == {"id", "program_id", "rating", "comment",
-                                               "submitted_on"}
+    assert {c.name for c in table.columns} == {
+        "id",
+        "program_id",
+        "rating",
+        "comment",
+        "submitted_on",
+    }
     assert isinstance(table.c.submitted_on.type, Date)  # a day, not a linkable instant
-    assert not [fk for fk in inspect(runtime(story.app).engine).get_foreign_keys("feedback")
-                if fk["referred_table"] != "programs"]
+    assert not [
+        fk
+        for fk in inspect(runtime(story.app).engine).get_foreign_keys("feedback")
+        if fk["referred_table"] != "programs"
+    ]
     with runtime(story.app).engine.connect() as connection:
         [row] = connection.execute(select(table)).all()
     linkable = {request["id"], story.fox["id"], request["token"], SUBJECT, story.offer_id}

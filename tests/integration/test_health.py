@@ -7,8 +7,9 @@ from core.runtime import runtime
 
 
 def _app(url, tmp_path, clock):
-    return create_app({"database_url": url, "env": "testing", "instance_path": tmp_path},
-                      clock=clock, plugins=[])
+    return create_app(
+        {"database_url": url, "env": "testing", "instance_path": tmp_path}, clock=clock, plugins=[]
+    )
 
 
 def test_ready_only_once_migrations_have_run(database_url, tmp_path, clock):

@@ -333,6 +333,7 @@ def note(kind: str, audience: str = "supporter", **data: Any) -> Notification:
         "method": "REQUEST",
         "cancelled_by": "supporter",
         "minutes_before": 15,
+        "join_url": "https://teams.microsoft.com/l/meetup-join/19%3ameeting_1%40thread.v2/0",
         "training": "Peer support basics",
         "expires_on": "2026-04-01",
         "days_left": 28,

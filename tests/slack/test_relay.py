@@ -315,6 +315,7 @@ def test_a_chat_the_core_closes_ends_the_relay_too(app, slack, clock):
     ctx = system_ctx(app)
     with ctx.session:
         assert lifecycle.close_ended_sessions(ctx) == 1
+    assert request_of(app, request_id).status == "closed"
     drain(app)
     assert "The chat has ended. Nothing you write here now" in said_to(slack, ASH)
     assert "The chat has ended. Nothing you write here now" in said_to(slack, ASKER)

@@ -7,10 +7,12 @@ from pathlib import Path
 import pytest
 import requests
 
+from core.errors import ConfigError
 from core.runtime import runtime
 from integrations.teams.channel import Proactive, TeamsChannel
 from integrations.teams.connector import BotConnector
 from integrations.teams.conversations import remember
+from integrations.teams.settings import load_teams_settings
 from integrations.teams.tokens import TokenProvider
 from tests.conftest import make_app
 from tests.fakes.botconnector import FakeBotConnector, FakeEntraID
@@ -63,7 +65,8 @@ def _app(database_url, tmp_path, clock, fakes, *, proactive: bool):
     def hook(host):
         host.add_channel(TeamsChannel(host.runtime, bot, opener if proactive else None))
 
-    application = make_app(database_url, tmp_path, clock, plugins=[("teams-test", hook)])
+    mail = {"mail_folder": tmp_path / "instance" / "mail"} if proactive else {}
+    application = make_app(database_url, tmp_path, clock, plugins=[("teams-test", hook)], **mail)
     yield application
     runtime(application).engine.dispose()
 
@@ -170,16 +173,31 @@ def test_a_supporter_who_never_wrote_gets_a_chat_opened_by_the_bot(proactive_app
     assert len(offers) == 2 and all("offer_accept" in str(o) for o in offers)
 
 
-def test_a_person_without_the_app_installed_is_a_clear_dead_letter(proactive_app, fakes):
+def test_without_the_app_installed_the_message_goes_by_e_mail(proactive_app, fakes, caplog):
     _aad, connector, _session = fakes
     app = proactive_app
     connector.installed_for = set()
     world = make_world(app, app.test_client())
-    world.add_supporter(
-        "Ash", weekly=EVERY_WEEKDAY, contacts=[{"platform": "teams", "address": ASH_AAD}]
-    )
-    app.test_client().post("/api/v1/requests", json=request_body(), headers=auth(world.service))
-    assert drain(app) == ["dead"]
-    [dead] = rows(app, status="dead")
-    assert dead.last_error.startswith("could not open a Teams chat")
-    assert ASH_AAD not in dead.last_error
+    contacts = [
+        {"platform": "teams", "address": ASH_AAD},
+        {"platform": "email", "address": "ash@acme.example"},
+    ]
+    world.add_supporter("Ash", weekly=EVERY_WEEKDAY, contacts=contacts)
+    for _ in range(2):
+        app.test_client().post("/api/v1/requests", json=request_body(), headers=auth(world.service))
+        assert drain(app) == ["sent"]
+    assert [d.channel for d in rows(app, status="sent")] == ["email", "email"]
+    assert len(list((Path(app.instance_path) / "mail").glob("*.eml"))) == 2
+    refused = [r.getMessage() for r in caplog.records if "cannot reach" in r.getMessage()]
+    assert len(refused) == 1, "Teams is not asked again for an hour"
+    assert "could not open a Teams chat" in refused[0] and ASH_AAD not in refused[0]
+    assert connector.created == [] and connector.activities.get(f"a:{ASH_AAD}") is None
+
+
+def test_the_proactive_service_url_must_be_an_allowed_https_host():
+    assert load_teams_settings().service_url == "https://smba.trafficmanager.net/teams/"
+    gcc = "https://smba.infra.gcc.teams.microsoft.com/teams"
+    assert load_teams_settings({"service_url": gcc}).service_url == gcc
+    for bad in ("https://evil.example/teams", "http://smba.trafficmanager.net/teams/"):
+        with pytest.raises(ConfigError, match="TEAMS_SERVICE_URL"):
+            load_teams_settings({"service_url": bad})
