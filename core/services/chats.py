@@ -21,7 +21,7 @@ from core.models import Program, RequesterIdentity, SupporterContact, SupportReq
 from core.notify.outbox import stage
 from core.ports import FORGET_AFTER_SENDING, Notification
 from core.schemas.programs import NOT_A_CRISIS_SERVICE
-from core.services import requests
+from core.services import recipients, requests
 from core.services.access import Ctx, require
 from core.services.programs import crisis_resources_for
 
@@ -246,12 +246,4 @@ def relaying(runtime: Runtime) -> set[str]:
 def supporter_address(ctx: Ctx, chat: Chat, platform: str) -> str | None:
     """The supporter's own address in an app, for a message the requester chose to send them."""
     require(ctx.principal, chat.program_id, "service")
-    return ctx.session.scalar(
-        select(SupporterContact.address)
-        .where(
-            SupporterContact.supporter_id == chat.supporter_id,
-            SupporterContact.platform == platform,
-        )
-        .order_by(SupporterContact.address)
-        .limit(1)
-    )
+    return recipients.supporter_address(ctx.session, chat.supporter_id, platform)

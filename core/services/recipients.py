@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import uuid
+
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from core.models import Program, RequesterIdentity, SupporterContact
 from core.ports import Notification
@@ -18,15 +21,7 @@ def address_of(ctx: Ctx, notification: Notification, platform: str) -> str | Non
     if ctx.principal.role != "system":
         raise PermissionError("only the delivery worker resolves addresses")
     if notification.audience == "supporter" and notification.supporter_id is not None:
-        return ctx.session.scalar(
-            select(SupporterContact.address)
-            .where(
-                SupporterContact.supporter_id == notification.supporter_id,
-                SupporterContact.platform == platform,
-            )
-            .order_by(SupporterContact.address)
-            .limit(1)
-        )
+        return supporter_address(ctx.session, notification.supporter_id, platform)
     if notification.audience == "coordinator":
         program = ctx.session.get(Program, notification.program_id)
         return program.notify_email if program is not None and platform == "email" else None
@@ -46,3 +41,13 @@ def _requester_address(ctx: Ctx, notification: Notification, platform: str) -> s
     if platform == "email" and row.email_ciphertext is not None:
         return ctx.cipher.decrypt(row.email_ciphertext)
     return None
+
+
+def supporter_address(session: Session, supporter_id: uuid.UUID, platform: str) -> str | None:
+    """A supporter's address on a platform (supporters are not anonymous; requesters are)."""
+    return session.scalar(
+        select(SupporterContact.address)
+        .where(SupporterContact.supporter_id == supporter_id, SupporterContact.platform == platform)
+        .order_by(SupporterContact.address)
+        .limit(1)
+    )

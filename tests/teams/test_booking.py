@@ -11,10 +11,8 @@ from sqlalchemy import func, select
 from core.models import Booking, SupportRequest
 from core.runtime import runtime
 from integrations.teams.booking import MAX_TIMES, client_zone, zone_or
-from tests.helpers import EVERY_WEEKDAY, World, issue_token
 from tests.integration.test_deliveries import drain, rows
-from tests.teams.conftest import CHAT
-from tests.teams.test_bot import card_of, execute, from_person, post
+from tests.teams.conftest import CHAT, card_of, execute, from_person, post, teams_supporters
 
 ASKER, OTHER = "aad-asker", "aad-other"
 NEW_YORK = [{"type": "clientInfo", "locale": "en-US", "timezone": "America/New_York"}]
@@ -25,14 +23,7 @@ CHOICES = {"topic": "stress", "mode": "video", "language": "en", "note": "privat
 def booked_stack(stack):
     """The stack with Ash (Teams, every weekday 08:00-20:00 London) chatting with the bot."""
     app, keys, connector = stack
-    world = World(app, app.test_client())
-    world.admin = issue_token(app, "admin", "acme")
-    world.add_supporter(
-        "Ash", weekly=EVERY_WEEKDAY, contacts=[{"platform": "teams", "address": "aad-ash"}]
-    )
-    connector.open_conversation("a:Ash")
-    joined = from_person(connector.url, "aad-ash", "a:Ash", type="conversationUpdate")
-    post(app, joined | {"membersAdded": []}, keys.token())
+    world = teams_supporters(app, connector, keys, "Ash")
     connector.open_conversation("a:other")
     return app, keys, connector, world
 

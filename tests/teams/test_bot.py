@@ -12,7 +12,17 @@ from integrations.teams.storage import CONVERSATIONS
 from tests.conftest import make_app
 from tests.helpers import EVERY_WEEKDAY, World, issue_token
 from tests.integration.test_deliveries import drain
-from tests.teams.conftest import APP_ID, CHAT, SECRET, TENANT
+from tests.teams.conftest import (
+    APP_ID,
+    CHAT,
+    SECRET,
+    TENANT,
+    card_of,
+    execute,
+    from_person,
+    post,
+    teams_supporters,
+)
 
 
 def installed(connector_url: str) -> dict:
@@ -26,11 +36,6 @@ def installed(connector_url: str) -> dict:
         "membersAdded": [{"id": "29:person"}],
         "channelData": {"tenant": {"id": TENANT}},
     }
-
-
-def post(app, activity: dict, token: str | None):
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    return app.test_client().post("/api/messages", json=activity, headers=headers)
 
 
 def stored_references(app) -> int:
@@ -79,34 +84,6 @@ def test_with_teams_settings_the_plugin_serves_the_bot_and_adds_the_channel(
     assert "teams" in runtime(app).channels
     assert app.test_client().post("/api/messages", json={"type": "message"}).status_code == 401
     runtime(app).engine.dispose()
-
-
-def from_person(connector_url: str, aad: str, chat: str, **fields) -> dict:
-    return {
-        "channelId": "msteams",
-        "serviceUrl": connector_url,
-        "from": {"id": f"29:{aad}", "aadObjectId": aad, "name": "A Real Name"},
-        "recipient": {"id": "28:bot"},
-        "conversation": {"id": chat, "conversationType": "personal"},
-        "channelData": {"tenant": {"id": TENANT}},
-        **fields,
-    }
-
-
-def execute(verb: str, **data) -> dict:
-    return {
-        "type": "invoke",
-        "name": "adaptiveCard/action",
-        "value": {
-            "action": {"type": "Action.Execute", "verb": verb, "data": {"verb": verb, **data}}
-        },
-    }
-
-
-def card_of(activity: dict) -> dict:
-    [attachment] = activity["attachments"]
-    assert attachment["contentType"] == "application/vnd.microsoft.card.adaptive"
-    return attachment["content"]
 
 
 def test_a_message_gets_the_request_form_with_a_submit_fallback(stack):
@@ -214,15 +191,9 @@ def test_the_submit_fallback_answers_with_a_new_message(stack):
 
 def test_after_a_completed_chat_the_teams_requester_rates_it_once(stack):
     app, keys, connector = stack
-    world = World(app, app.test_client())
-    world.admin = issue_token(app, "admin", "acme")
-    world.add_supporter(
-        "Ash", weekly=EVERY_WEEKDAY, contacts=[{"platform": "teams", "address": "aad-ash"}]
-    )
-    connector.open_conversation("a:Ash")
-    for aad, chat in (("aad-ash", "a:Ash"), ("aad-asker", CHAT)):
-        update = from_person(connector.url, aad, chat, type="conversationUpdate", membersAdded=[])
-        post(app, update, keys.token())
+    world = teams_supporters(app, connector, keys, "Ash")
+    update = from_person(connector.url, "aad-asker", CHAT, type="conversationUpdate")
+    post(app, update | {"membersAdded": []}, keys.token())
     ask = execute("peer_request", topic="stress", mode="text", language="en")
     post(app, from_person(connector.url, "aad-asker", CHAT, **ask), keys.token())
     drain(app)

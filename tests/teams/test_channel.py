@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import requests
 
 from core.errors import ConfigError
 from core.runtime import runtime
@@ -13,29 +12,21 @@ from integrations.teams.channel import Proactive, TeamsChannel
 from integrations.teams.connector import BotConnector
 from integrations.teams.conversations import remember
 from integrations.teams.settings import load_teams_settings
-from integrations.teams.tokens import TokenProvider
 from tests.conftest import make_app
-from tests.fakes.botconnector import FakeBotConnector, FakeEntraID
-from tests.fakes.smtp import make_certificates
+from tests.fakes.botconnector import FakeBotConnector
 from tests.helpers import EVERY_WEEKDAY, auth, make_world, request_body
 from tests.integration.test_deliveries import drain, rows
+from tests.teams.conftest import APP_ID, TENANT, entra_on_loopback, tokens_from
 
-TENANT, APP_ID, SECRET = "tenant-1", "app-1", "s3cret-value-never-shown"
 ASH_AAD, ASKER_AAD = "aad-ash-0001", "aad-asker-0002"
 
 
 @pytest.fixture
 def fakes(tmp_path: Path):
-    certificates = make_certificates(tmp_path / "tls")
     with (
-        FakeEntraID(
-            tenant_id=TENANT, client_id=APP_ID, client_secret=SECRET, certificates=certificates
-        ) as aad,
+        entra_on_loopback(tmp_path) as (aad, session, certificates),
         FakeBotConnector(aad, certificates=certificates) as connector,
-        requests.Session() as session,
     ):
-        session.trust_env = False
-        session.verify = str(certificates.ca_file)
         yield aad, connector, session
 
 
@@ -51,13 +42,7 @@ def proactive_app(database_url, tmp_path, clock, fakes):
 
 def _app(database_url, tmp_path, clock, fakes, *, proactive: bool):
     aad, connector, session = fakes
-    tokens = TokenProvider(
-        app_id=APP_ID,
-        password=SECRET,
-        tenant_id=TENANT,
-        authority_host=aad.url,
-        http_client=session,
-    )
+    tokens = tokens_from(aad, session)
     bot = BotConnector(tokens=tokens, allowed_hosts=frozenset({"127.0.0.1"}), session=session)
 
     opener = Proactive(bot_id=APP_ID, tenant_id=TENANT, service_url=connector.url)

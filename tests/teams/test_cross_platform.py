@@ -16,8 +16,8 @@ from tests.slack.test_flow import click, slash, submit
 from tests.slack.test_relay import card_of as slack_card
 from tests.slack.test_relay import lines_to, said_to, write
 from tests.slack.test_wiring import BOT_TOKEN, SIGNING_SECRET
-from tests.teams.conftest import CHAT, teams_stack
-from tests.teams.test_relay import chat_cards, introduce, press, say, texts
+from tests.teams.conftest import CHAT, introduce, teams_stack
+from tests.teams.test_relay import chat_cards, press, say, texts
 
 SLACK_ASKER, SLACK_SUPPORTER = "U0ASKER", "U0ASH"
 TEAMS_ASKER, TEAMS_SUPPORTER = "aad-asker", "aad-birch"

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 from flask import Flask
 from sqlalchemy import select
 
@@ -26,15 +25,12 @@ from integrations.teams.graph import GraphClient, GraphError
 from integrations.teams.plugin import add_graph_features
 from integrations.teams.settings import TeamsSettings, load_teams_settings
 from integrations.teams.storage import MEETINGS
-from integrations.teams.tokens import TokenProvider
 from tests.conftest import make_app
-from tests.fakes.botconnector import FakeEntraID
 from tests.fakes.channel import RecordingChannel
 from tests.fakes.graph import FakeGraph
-from tests.fakes.smtp import make_certificates
 from tests.helpers import World, auth, make_world, system_ctx
+from tests.teams.conftest import APP_ID, SECRET, TENANT, entra_on_loopback, tokens_from
 
-TENANT, APP_ID, SECRET = "tenant-1", "app-1", "s3cret-value-never-shown"
 ASH, BIRCH = "aad-ash", "aad-birch"
 MAILBOXES = {ASH: "ash@acme.example", BIRCH: "birch@acme.example"}
 THURSDAY = "from=2026-03-05T00:00:00Z&to=2026-03-06T00:00:00Z"
@@ -55,28 +51,11 @@ def make_stack(database_url, tmp_path: Path, clock):
     with ExitStack() as opened:
 
         def start(**settings: Any) -> Stack:
-            certificates = make_certificates(tmp_path / "tls")
-            aad = opened.enter_context(
-                FakeEntraID(
-                    tenant_id=TENANT,
-                    client_id=APP_ID,
-                    client_secret=SECRET,
-                    certificates=certificates,
-                )
-            )
+            aad, session, certificates = opened.enter_context(entra_on_loopback(tmp_path))
             graph = opened.enter_context(
                 FakeGraph(aad, certificates=certificates, mailboxes=MAILBOXES)
             )
-            session = opened.enter_context(requests.Session())
-            session.trust_env = False
-            session.verify = str(certificates.ca_file)
-            tokens = TokenProvider(
-                app_id=APP_ID,
-                password=SECRET,
-                tenant_id=TENANT,
-                authority_host=aad.url,
-                http_client=session,
-            )
+            tokens = tokens_from(aad, session)
             client = GraphClient(tokens=tokens, base_url=graph.base_url, session=session)
             config = TeamsSettings(**{"meetings": True, "free_busy": True, **settings})
             chat = RecordingChannel()
@@ -469,22 +448,11 @@ def test_graph_settings_are_checked_at_start_up(monkeypatch, name, value):
 
 
 def test_an_unreachable_graph_is_retried_and_a_missing_user_is_not(tmp_path):
-    certificates = make_certificates(tmp_path / "tls")
     with (
-        FakeEntraID(
-            tenant_id=TENANT, client_id=APP_ID, client_secret=SECRET, certificates=certificates
-        ) as aad,
+        entra_on_loopback(tmp_path) as (aad, session, certificates),
         FakeGraph(aad, certificates=certificates, mailboxes=MAILBOXES) as graph,
-        requests.Session() as session,
     ):
-        session.trust_env, session.verify = False, str(certificates.ca_file)
-        tokens = TokenProvider(
-            app_id=APP_ID,
-            password=SECRET,
-            tenant_id=TENANT,
-            authority_host=aad.url,
-            http_client=session,
-        )
+        tokens = tokens_from(aad, session)
         nowhere = GraphClient(tokens=tokens, base_url="https://127.0.0.1:9/v1.0", session=session)
         with pytest.raises(GraphError) as unreachable:
             nowhere.delete_event(ASH, "AAMk1")

@@ -12,10 +12,17 @@ from sqlalchemy import select
 from core.models import Delivery
 from core.services import requests
 from integrations.teams import relay_text
-from tests.helpers import EVERY_WEEKDAY, World, issue_token, system_ctx
+from tests.helpers import system_ctx
 from tests.integration.test_deliveries import drain
-from tests.teams.conftest import CHAT
-from tests.teams.test_bot import card_of, execute, from_person, post
+from tests.teams.conftest import (
+    CHAT,
+    card_of,
+    execute,
+    from_person,
+    introduce,
+    post,
+    teams_supporters,
+)
 
 ASKER_CHAT = CHAT
 _ids = itertools.count(1)
@@ -49,24 +56,6 @@ def press(app, keys, connector, aad: str, chat: str, verb: str, **data):
     return response.json["value"]
 
 
-def introduce(app, keys, connector, aad: str, chat: str) -> None:
-    connector.open_conversation(chat)
-    update = from_person(connector.url, aad, chat, type="conversationUpdate", membersAdded=[])
-    post(app, update, keys.token())
-
-
-def supporters(app, connector, keys, *aliases: str) -> World:
-    world = World(app, app.test_client())
-    world.admin = issue_token(app, "admin", "acme")
-    for alias in aliases:
-        aad = f"aad-{alias.lower()}"
-        world.add_supporter(
-            alias, weekly=EVERY_WEEKDAY, contacts=[{"platform": "teams", "address": aad}]
-        )
-        introduce(app, keys, connector, aad, f"a:{alias}")
-    return world
-
-
 def talk(app, keys, connector, asker: str = "aad-asker", chat: str = ASKER_CHAT) -> str:
     """A talk-now request from `asker` accepted by Ash in Teams: the chat's request id."""
     if chat not in connector.conversations:
@@ -94,7 +83,7 @@ def status_of(app, request_id: str) -> str:
 
 def test_accepting_in_teams_starts_a_chat_with_a_card_on_both_sides(stack):
     app, keys, connector = stack
-    supporters(app, connector, keys, "Ash")
+    teams_supporters(app, connector, keys, "Ash")
     request_id = talk(app, keys, connector)
     assert status_of(app, request_id) == "in_chat"
     to_ash, to_asker = " ".join(texts(connector, "a:Ash")), " ".join(texts(connector, ASKER_CHAT))
@@ -106,7 +95,7 @@ def test_accepting_in_teams_starts_a_chat_with_a_card_on_both_sides(stack):
 
 def test_lines_pass_both_ways_cleaned_under_aliases(stack):
     app, keys, connector = stack
-    supporters(app, connector, keys, "Ash")
+    teams_supporters(app, connector, keys, "Ash")
     talk(app, keys, connector)
     say(
         app,
@@ -133,7 +122,7 @@ def test_lines_pass_both_ways_cleaned_under_aliases(stack):
 
 def test_a_retried_activity_is_passed_on_once(stack):
     app, keys, connector = stack
-    supporters(app, connector, keys, "Ash")
+    teams_supporters(app, connector, keys, "Ash")
     talk(app, keys, connector)
     for _ in range(2):
         say(app, keys, connector, "aad-asker", ASKER_CHAT, "just once", id="activity-1")
@@ -143,7 +132,7 @@ def test_a_retried_activity_is_passed_on_once(stack):
 
 def test_someone_not_in_a_chat_gets_the_form_and_nothing_is_passed_on(stack):
     app, keys, connector = stack
-    supporters(app, connector, keys, "Ash")
+    teams_supporters(app, connector, keys, "Ash")
     talk(app, keys, connector)
     before = len(connector.activities["a:Ash"])
     introduce(app, keys, connector, "aad-stranger", "a:stranger")
@@ -155,7 +144,7 @@ def test_someone_not_in_a_chat_gets_the_form_and_nothing_is_passed_on(stack):
 
 def test_a_supporter_in_two_chats_uses_each_cards_reply_box(stack):
     app, keys, connector = stack
-    supporters(app, connector, keys, "Ash")
+    teams_supporters(app, connector, keys, "Ash")
     first = talk(app, keys, connector)
     second = talk(app, keys, connector, asker="aad-other", chat="a:other")
     say(app, keys, connector, "aad-ash", "a:Ash", "which of you?")
@@ -177,7 +166,7 @@ def test_a_supporter_in_two_chats_uses_each_cards_reply_box(stack):
 
 def test_ending_in_teams_tells_both_and_asks_the_requester_for_feedback(stack):
     app, keys, connector = stack
-    supporters(app, connector, keys, "Ash")
+    teams_supporters(app, connector, keys, "Ash")
     request_id = talk(app, keys, connector)
     ended = press(app, keys, connector, "aad-asker", ASKER_CHAT, "relay_end", request_id=request_id)
     assert "You ended the chat with Ash" in json.dumps(ended)
@@ -216,7 +205,7 @@ def test_clean(raw, clean):
 
 def test_the_deliveries_hold_only_aliases_and_forget_lines(stack):
     app, keys, connector = stack
-    supporters(app, connector, keys, "Ash")
+    teams_supporters(app, connector, keys, "Ash")
     talk(app, keys, connector)
     say(app, keys, connector, "aad-asker", ASKER_CHAT, "a private line")
     drain(app)
