@@ -38,6 +38,22 @@ def duration(minutes: int) -> str:
     return count(minutes, "minute")
 
 
+# -- a video session's link
+
+ANONYMOUS_JOIN = (
+    "Teams may show your name when you join. To stay anonymous, open the link in a private "
+    "browser window, choose to join on the web, and enter your alias as your name."
+)
+
+
+def join_url(data: dict[str, Any]) -> str:
+    """Only an https link is ever shown; anything else is a message we must not write."""
+    url = str(data.get("join_url") or "")
+    if not url.startswith("https://") or any(c.isspace() or c in '<>"' for c in url):
+        raise ValueError("a session link needs an https join URL")
+    return url
+
+
 # -- relayed chats: what each side reads, whatever app either of them is in ---------------------
 
 Bold = Callable[[str], str]

@@ -14,8 +14,16 @@ from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from core.channels.email_messages import ANONYMOUS_JOIN, join_url
-from core.notify.wording import chat_text, count, duration, instant, mode_name, zone_of
+from core.notify.wording import (
+    ANONYMOUS_JOIN,
+    chat_text,
+    count,
+    duration,
+    instant,
+    join_url,
+    mode_name,
+    zone_of,
+)
 from core.ports import Notification
 from integrations.slack.relay_text import Side, chat_buttons
 

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from core.channels.email_messages import render, text_body
 from core.notify import kinds
+from core.notify.plain import crisis_block, render
 from core.notify.wording import chat_text, instant, zone_of
 from core.ports import DeliveryResult, Notification
 from core.services import chats, recipients
@@ -170,7 +170,7 @@ def _activity(notification: Notification) -> dict[str, Any]:
     if notification.kind in chats.KINDS:
         return _chat_activity(notification)
     content = render(notification)
-    text = f"{content.subject}\n\n{text_body(notification, content)}"
+    text = "\n\n".join([content.subject, *content.paragraphs, *_safety(notification)])
     activity: dict[str, Any] = {"type": "message", "textFormat": "plain", "text": text}
     if notification.kind == "feedback_prompt" and notification.request_id is not None:
         card = cards.feedback_card(
@@ -190,9 +190,8 @@ def _chat_activity(notification: Notification) -> dict[str, Any]:
     """A relayed chat's start (with its card), a line, or its end, as plain text."""
     d = notification.data
     text = chat_text(notification.kind, notification.audience, d)
-    if notification.audience == "requester" and notification.kind != "relay_line":
-        resources = [f"- {r['name']}: {r['contact']}" for r in d.get("crisis_resources", [])]
-        text = "\n\n".join([text, str(d["not_a_crisis"]), *resources])
+    if notification.kind != "relay_line":
+        text = "\n\n".join([text, *_safety(notification)])
     activity: dict[str, Any] = {"type": "message", "textFormat": "plain", "text": text}
     if notification.kind == "relay_started" and notification.request_id is not None:
         mine = "requester" if notification.audience == "requester" else "supporter"
@@ -200,3 +199,15 @@ def _chat_activity(notification: Notification) -> dict[str, Any]:
         card = cards.chat_card(str(notification.request_id), other)
         activity["attachments"] = [cards.attachment(card)]
     return activity
+
+
+def _safety(notification: Notification) -> list[str]:
+    """A requester's message ends with what this is not and who can help now."""
+    crisis = crisis_block(notification)
+    if crisis is None:
+        return []
+    lines = [
+        f"- {r['name']}: {r['contact']}" + (f" ({r['url']})" if r["url"] else "")
+        for r in crisis["resources"]
+    ]
+    return [crisis["not_a_crisis"], "\n".join(lines)] if lines else [crisis["not_a_crisis"]]

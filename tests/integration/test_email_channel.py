@@ -19,10 +19,11 @@ from flask import Flask
 from sqlalchemy import delete
 
 from core.channels.email import EmailChannel
-from core.channels.email_messages import RENDERERS, build_message
+from core.channels.email_messages import build_message
 from core.clock import FrozenClock
 from core.models import RequesterIdentity
 from core.notify import kinds
+from core.notify.plain import RENDERERS
 from core.ports import DeliveryResult, Notification
 from core.runtime import runtime
 from core.schemas.programs import NOT_A_CRISIS_SERVICE

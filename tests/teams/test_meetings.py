@@ -14,11 +14,12 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from core.channels.email_messages import build_message, render, text_body
+from core.channels.email_messages import build_message, text_body
 from core.errors import ConfigError
 from core.models import Delivery, ExternalBusy
 from core.notify import deliveries
 from core.notify.outbox import outbox_of
+from core.notify.plain import render
 from core.runtime import runtime
 from integrations.slack import blocks
 from integrations.teams.graph import GraphClient, GraphError
