@@ -9,6 +9,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from core import events
 from core.channels.email import EmailChannel
 from core.clock import Clock, OffsetFileClock
 from core.config import Settings, embedded_secrets, load_settings
@@ -20,6 +21,7 @@ from core.notify.outbox import Outbox
 from core.notify.outbox import bind_to_sessions as bind_outbox
 from core.plugins import PluginHook, PluginHost, discover, install
 from core.runtime import Runtime, close_db_session
+from core.services import chats
 
 MAX_BODY_BYTES = 256 * 1024
 
@@ -71,6 +73,7 @@ def create_app(
     app.teardown_appcontext(close_db_session)
     _register_core(app)
     install(PluginHost(app, app.extensions["peerline"]), discover() if plugins is None else plugins)
+    bus.subscribe(events.OfferAccepted, chats.start_on_acceptance(current))
     return app
 
 

@@ -10,12 +10,13 @@ through the durable outbox, and a chat's lines arrive in order. Lines are forgot
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy import select
 
+from core import events
 from core.errors import Conflict
 from core.models import Program, RequesterIdentity, SupporterContact, SupportRequest
 from core.notify.outbox import stage
@@ -56,11 +57,23 @@ def other(side: Side) -> Side:
     return "supporter" if side == "requester" else "requester"
 
 
-def start(ctx: Ctx, request_id: uuid.UUID, platforms: Collection[str]) -> Chat | None:
-    """After a talk-now acceptance: a chat, when the requester asked from an app in `platforms`.
+def start_on_acceptance(runtime: Runtime) -> Callable[[events.OfferAccepted], None]:
+    """However a talk-now offer was accepted (Slack, Teams, the API), the chat starts at once."""
 
-    `platforms` are the chat apps this deployment relays through (a requester who asked on
-    the web or by e-mail is met another way). Returns None when no chat starts.
+    def accepted(event: events.OfferAccepted) -> None:
+        ctx = runtime.system_ctx()
+        with ctx.session:
+            start(ctx, event.request_id, relaying(runtime))
+
+    return accepted
+
+
+def start(ctx: Ctx, request_id: uuid.UUID, platforms: Collection[str]) -> Chat | None:
+    """A chat for a matched talk-now request, when both sides are in apps in `platforms`.
+
+    `platforms` are the chat apps this deployment relays through. A requester who asked on
+    the web or by e-mail, or a supporter reached only by e-mail, is met another way (the
+    "matched" message says who). Returns None when no chat starts.
     """
     request = requests.get_request(ctx, request_id)
     require(ctx.principal, request.program_id, "service")
@@ -68,6 +81,17 @@ def start(ctx: Ctx, request_id: uuid.UUID, platforms: Collection[str]) -> Chat |
         select(RequesterIdentity.platform).where(RequesterIdentity.request_id == request_id)
     )
     if request.urgency != "now" or request.status != "matched" or platform not in platforms:
+        return None
+    assert request.supporter_id is not None
+    reachable = ctx.session.scalar(
+        select(SupporterContact.id)
+        .where(
+            SupporterContact.supporter_id == request.supporter_id,
+            SupporterContact.platform.in_(platforms),
+        )
+        .limit(1)
+    )
+    if reachable is None:
         return None
     chat = _chat(ctx, request)
     started = [_note(ctx, chat, side, "relay_started", side, {}) for side in SIDES]

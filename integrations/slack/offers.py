@@ -13,7 +13,6 @@ from slack_sdk.errors import SlackApiError
 from core.errors import AlreadyTaken, PeerLineError
 from core.services import matching, programs, roster
 from core.services.access import Ctx, Principal
-from integrations.slack import relay
 from integrations.slack.modals import escape
 from integrations.slack.settings import SlackSettings
 from integrations.slack.workspaces import program_slug, service_ctx
@@ -53,13 +52,11 @@ def _answer(
     if ctx is None or offer_id is None:
         _rewrite(client, body, NOT_A_SUPPORTER)
         return
-    accepted: uuid.UUID | None = None
     with ctx.session:
         try:
             if accepting:
                 _offer, request = matching.accept(ctx, offer_id)
                 said = f"You accepted. *{escape(request.alias)}* will hear from you here soon."
-                accepted = request.id
             else:
                 matching.decline(ctx, offer_id)
                 said = "You declined this one. Thank you for saying so; it goes to someone else."
@@ -68,8 +65,6 @@ def _answer(
         except PeerLineError as error:
             said = escape(error.message[:1].upper() + error.message[1:]) + "."
     _rewrite(client, body, said)
-    if accepted is not None and slug:  # a requester who asked in Slack is talked with here
-        relay.start(runtime, slug, accepted)
 
 
 def _offer_id(body: dict[str, Any]) -> uuid.UUID | None:

@@ -43,13 +43,6 @@ def register(bolt_app: App, runtime: Runtime, settings: SlackSettings) -> None:
     bolt_app.action(say.REVEAL)(_on_reveal(runtime, settings))
 
 
-def start(runtime: Runtime, slug: str, request_id: uuid.UUID) -> None:
-    """After an acceptance in Slack: the core starts a chat if the requester is in a chat app."""
-    ctx = service_ctx(runtime, slug)
-    with ctx.session:
-        chats.start(ctx, request_id, chats.relaying(runtime))
-
-
 def _on_message(runtime: Runtime, settings: SlackSettings) -> Listener:
     def on_message(body: dict[str, Any], event: dict[str, Any], client: WebClient) -> None:
         user, channel = event.get("user"), str(event.get("channel") or "")

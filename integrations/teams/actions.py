@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from core.errors import AlreadyTaken, NotFound, PeerLineError
 from core.schemas.programs import IntakeOut
 from core.schemas.requests import FeedbackIn, RequestIn
-from core.services import chats, identities, matching, programs, requests, roster
+from core.services import identities, matching, programs, requests, roster
 from core.services.access import Ctx, Principal
 from integrations.teams import cards
 
@@ -110,13 +110,8 @@ def answer_offer(runtime: Runtime, slug: str, aad_id: str, verb: str, offer: str
     with ctx.session:
         try:
             if verb == "offer_accept":
-                _offer, request = matching.accept(ctx, offer_id)
-                alias, request_id = request.alias, request.id
-                ctx.session.close()
-                start = service_ctx(runtime, slug)  # a requester in a chat app: the chat begins
-                with start.session:
-                    chats.start(start, request_id, chats.relaying(runtime))
-                return cards.said(f"You accepted. {alias} will hear from you here soon.")
+                _offer, request = matching.accept(ctx, offer_id)  # the core starts the chat
+                return cards.said(f"You accepted. {request.alias} will hear from you here soon.")
             matching.decline(ctx, offer_id)
             return cards.said("You declined this one. Thank you; it goes to someone else.")
         except AlreadyTaken:

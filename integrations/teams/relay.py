@@ -17,14 +17,9 @@ from integrations.teams import cards
 from integrations.teams import relay_text as say
 
 if TYPE_CHECKING:
-    from core.runtime import Runtime
+    pass
 
 Answer = str | None  # what to tell the writer in their chat, if anything
-
-
-def start(ctx: Ctx, runtime: Runtime, request_id: Any) -> None:
-    """After an acceptance in Teams: the core starts a chat if the requester is in a chat app."""
-    chats.start(ctx, request_id, chats.relaying(runtime))
 
 
 def on_message(ctx: Ctx, aad_id: str, activity: dict[str, Any]) -> tuple[bool, Answer]:

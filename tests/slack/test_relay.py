@@ -11,14 +11,14 @@ from sqlalchemy import select
 
 from core.models import Delivery
 from core.runtime import runtime
-from core.services import chats, lifecycle, requests
+from core.services import chats, lifecycle, programs, requests, roster
 from integrations.slack import relay_text
 from integrations.slack.plugin import init_app
 from integrations.slack.storage import MESSAGES, REVEALS
 from lms.plugin import init_app as lms_plugin
 from tests.conftest import make_app
 from tests.fakes.slack import FakeSlack
-from tests.helpers import EVERY_WEEKDAY, make_world, system_ctx
+from tests.helpers import EVERY_WEEKDAY, issue_token, make_world, system_ctx
 from tests.integration.test_deliveries import drain
 from tests.slack.test_flow import ASH, ASKER, BIRCH, click, slash, submit, updates_to
 from tests.slack.test_wiring import BOT_TOKEN, SIGNING_SECRET, signed
@@ -424,3 +424,23 @@ def test_the_deliveries_hold_only_aliases(app, slack):
     assert f"relay_line:{request_id}:requester:" in stored
     assert ASKER not in stored and runtime(app).cipher.lookup_hash("slack", ASKER) not in stored
     assert "a line" not in stored, "a relayed line is forgotten once it is sent"
+
+
+def test_an_offer_accepted_through_the_api_starts_the_chat_too(app, slack):
+    assert ask(app, slack, user=ASKER).status_code == 200
+    drain(app)
+    ctx = system_ctx(app)
+    with ctx.session:
+        program = programs.get_program(ctx, "acme")
+        ash = roster.find_by_contact(ctx, program.id, "slack", ASH)
+        assert ash is not None
+        ash_id = ash.id
+    token = issue_token(app, "supporter", "acme", ash_id)
+    headers = {"Authorization": f"Bearer {token}"}
+    [offer] = app.test_client().get("/api/v1/offers?program=acme", headers=headers).json
+    accepted = app.test_client().post(f"/api/v1/offers/{offer['id']}/accept", headers=headers)
+    assert accepted.status_code == 200, accepted.json
+    drain(app)
+    request_id = chat_id(card_of(slack, ASH))
+    assert request_of(app, request_id).status == "in_chat"
+    assert "*Ash* is here to talk with you" in said_to(slack, ASKER)
