@@ -1,0 +1,1 @@
+"""Private, revocable calendar feeds: a supporter's sessions and a student's bookings."""

@@ -1,0 +1,1 @@
+"""Alembic revisions of the feeds tables (their own branch)."""

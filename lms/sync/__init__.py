@@ -1,0 +1,1 @@
+"""Calendar sync with Canvas (appointment groups) and Moodle (user calendar events)."""

@@ -1,0 +1,1 @@
+"""The student booking page that an LTI launch opens: server-rendered, accessible, phone-sized."""
