@@ -284,6 +284,7 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
                 "accesslog": "-",
                 "timeout": 30,
                 "access_log_format": '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms',
+                "logger_class": "core.logs.AccessLogger",  # no token of a URL in the log
             }
             for key, value in settings.items():
                 self.cfg.set(key, value)

@@ -10,9 +10,12 @@ import json
 import logging
 import re
 from datetime import UTC, datetime
+from typing import Any
+
+from gunicorn.glogging import Logger as GunicornLogger
 
 REDACTIONS = (
-    (re.compile(r"\bpl[tr]_[A-Za-z0-9_\-]{8,}"), "[token]"),
+    (re.compile(r"\bpl[a-z]_[A-Za-z0-9_\-]{8,}"), "[token]"),  # API, requester, feed tokens
     (re.compile(r"(?i)\bbearer\s+\S+"), "Bearer [token]"),
     (re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)+"), "[address]"),
     (re.compile(r"(?i)(smtps?://[^:/@\s]*:)[^@\s]+@"), r"\1[secret]@"),
@@ -54,3 +57,12 @@ def configure(level: str) -> None:
     root.setLevel(logging.WARNING)
     for name in ("core", "integrations", "lms", "huey"):
         logging.getLogger(name).setLevel(level)
+
+
+class AccessLogger(GunicornLogger):  # type: ignore[misc]
+    """gunicorn's access log with every atom redacted: capability URLs (private links,
+    calendar feeds) carry their token in the path, and that must not rest in a log."""
+
+    def atoms(self, resp: Any, req: Any, environ: Any, request_time: Any) -> dict[str, Any]:
+        found = super().atoms(resp, req, environ, request_time)
+        return {k: redact(v) if isinstance(v, str) else v for k, v in found.items()}

@@ -118,3 +118,29 @@ def test_the_json_formatter_redacts_what_a_library_might_print():
     assert STUDENT not in entry["message"] and PASSWORD not in entry["message"]
     assert "plt_abcdefghijkl" not in entry["message"]
     assert redact("reach me at a.b@c.org") == "reach me at [address]"
+
+
+def test_the_access_log_never_holds_a_capability_urls_token():
+    """`peerline serve` logs each request's path; private links and feeds carry a token there."""
+    from datetime import timedelta
+    from types import SimpleNamespace
+
+    from gunicorn.config import Config
+
+    from core.logs import AccessLogger
+
+    config = Config()
+    config.set("access_log_format", '%(h)s "%(m)s %(U)s" %(s)s %(r)s')
+    feed, private = "plf_" + "A1b2" * 10 + "xyz", "plr_" + "Z9y8" * 10 + "abc"
+    for path in (f"/feeds/{feed}.ics", f"/lms/my/{private}"):
+        environ = {
+            "REQUEST_METHOD": "GET",
+            "RAW_URI": path,
+            "PATH_INFO": path,
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "REMOTE_ADDR": "127.0.0.1",
+        }
+        response = SimpleNamespace(status="200 OK", sent=10, headers=[])
+        atoms = AccessLogger(config).atoms(response, [], environ, timedelta(milliseconds=3))
+        line = config.access_log_format % atoms
+        assert feed not in line and private not in line and "[token]" in line

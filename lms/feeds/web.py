@@ -1,0 +1,115 @@
+"""HTTP: the feed calendars poll, and the endpoints that make, rotate and revoke its URL."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from flask import Blueprint, Response, jsonify, request
+
+from core.errors import NotFound, ValidationFailed
+from core.plugins import PluginHost
+from core.runtime import Runtime, runtime
+from core.services import feed_access, feed_data
+from core.services.access import SYSTEM, Ctx
+from core.services.feed_data import FeedState
+from lms.feeds import content, supporters, tokens
+from lms.feeds.cli import feeds_group
+
+bp = Blueprint("lms_feeds", __name__)
+CACHE = "private, max-age=300"  # calendars poll hourly (REFRESH-INTERVAL); a proxy shares none
+NOT_FOUND = "No such calendar feed.\n"  # the same words whether it never existed or was revoked
+
+
+def init_app(host: PluginHost) -> None:
+    host.add_blueprint(bp)
+    host.add_command(feeds_group)
+
+
+@bp.get("/feeds/<token>.ics")
+def feed(token: str) -> Response:
+    """The calendar, or 304 when If-None-Match already names it (nothing is written then)."""
+    current = runtime()
+    with _unit_of_work(current) as ctx:
+        found = tokens.find(ctx, token)
+        if found is None:
+            return _not_found()
+        ctx = Ctx(session=ctx.session, principal=content.reader(found), now=ctx.now)
+        try:
+            scope = content.scope(ctx, found)
+        except NotFound:  # the supporter was offboarded
+            return _not_found()
+        tag = content.etag(found, feed_data.state(ctx, scope))
+        if request.if_none_match.contains_weak(tag):
+            return _calendar_response(Response(status=304), tag)
+        sessions = feed_data.sessions(ctx, scope)
+    body = content.calendar(sessions, for_supporter=found.owner.supporter_id is not None)
+    tag = content.etag(found, FeedState.of(sessions))  # what was written, if it just changed
+    response = Response(body, mimetype="text/calendar")
+    response.headers["Content-Disposition"] = 'inline; filename="peer-chats.ics"'
+    return _calendar_response(response, tag)
+
+
+@bp.post("/lms/feeds/supporter")
+def issue_supporter_feed() -> tuple[Response, int]:
+    """The supporter's feed URL (201 when made now); `?supporter_id=` for staff."""
+    current = runtime()
+    with _caller(current) as ctx:
+        url, made = supporters.issue(current, ctx, _supporter_id())
+    return _private(jsonify({"url": url})), 201 if made else 200
+
+
+@bp.post("/lms/feeds/supporter/rotate")
+def rotate_supporter_feed() -> Response:
+    current = runtime()
+    with _caller(current) as ctx:
+        url = supporters.rotate(current, ctx, _supporter_id())
+    return _private(jsonify({"url": url}))
+
+
+@bp.delete("/lms/feeds/supporter")
+def revoke_supporter_feed() -> Response:
+    with _caller(runtime()) as ctx:
+        supporters.revoke(ctx, _supporter_id())
+    return _private(Response(status=204))
+
+
+@contextmanager
+def _unit_of_work(current: Runtime) -> Iterator[Ctx]:
+    ctx = Ctx(session=current.session_factory(), principal=SYSTEM, now=current.clock.now())
+    with ctx.session:
+        yield ctx
+
+
+@contextmanager
+def _caller(current: Runtime) -> Iterator[Ctx]:
+    """A unit of work as the API token in the Authorization header (401 without one)."""
+    with _unit_of_work(current) as ctx:
+        principal = feed_access.api_principal(ctx.session, request.headers.get("Authorization", ""))
+        yield Ctx(session=ctx.session, principal=principal, now=ctx.now)
+
+
+def _supporter_id() -> uuid.UUID | None:
+    given = request.args.get("supporter_id")
+    if given is None:
+        return None
+    try:
+        return uuid.UUID(given)
+    except ValueError:
+        raise ValidationFailed("supporter_id: not a valid id", field="supporter_id") from None
+
+
+def _calendar_response(response: Response, tag: str) -> Response:
+    response.set_etag(tag)
+    response.headers["Cache-Control"] = CACHE
+    return response
+
+
+def _not_found() -> Response:
+    return _private(Response(NOT_FOUND, status=404, mimetype="text/plain"))
+
+
+def _private(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store"
+    return response
