@@ -61,6 +61,12 @@ class AlreadyTaken(Conflict):
     code = "already_taken"
 
 
+class ChangeClosed(Conflict):
+    """A requester's cancel or move after the program's cut-off before the session."""
+
+    code = "change_closed"
+
+
 class CsvImportFailed(PeerLineError):
     """A roster file with row errors; nothing was imported."""
 

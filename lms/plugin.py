@@ -7,10 +7,12 @@ from lms.calendar import IcsCalendarWriter
 from lms.feeds.web import init_app as init_feeds
 from lms.lti import hook as lti_hook
 from lms.sync.plugin import init_sync
+from lms.web import init_app as init_booking_page
 
 
 def init_app(host: PluginHost) -> None:
     host.set_calendar_writer(IcsCalendarWriter())
     init_feeds(host)
     lti_hook.init_app(host)  # LTI 1.3 under /lti and `peerline lti`
+    init_booking_page(host)  # the student booking page under /lms/book and /lms/my
     init_sync(host)  # Canvas and Moodle calendar sync, each off unless LMS_CANVAS_*/LMS_MOODLE_*

@@ -53,3 +53,4 @@ class Program(Base):
         default=lambda: [90, 30], server_default="[90, 30]"
     )
     notify_email: Mapped[str | None] = mapped_column(String(320))
+    change_cutoff_minutes: Mapped[int] = mapped_column(default=120, server_default="120")

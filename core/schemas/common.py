@@ -77,7 +77,7 @@ LanguageCode = Annotated[
 Locale = LanguageCode
 Timestamp = AwareDatetime
 Mode = Annotated[str, StringConstraints(pattern=r"^(text|video|in_person)$")]
-Platform = Annotated[str, StringConstraints(pattern=r"^(slack|teams|email|lms|web)$")]
+Platform = Annotated[str, StringConstraints(pattern=r"^(slack|teams|email|lms|lti|web)$")]
 EMAIL_PATTERN = r"^[^@\s<>\",;:()\[\]\\]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$"
 EmailAddress = Annotated[
     str, StringConstraints(strip_whitespace=True, pattern=EMAIL_PATTERN, max_length=254)

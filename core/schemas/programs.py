@@ -68,6 +68,12 @@ class Policy(Body):
     notify_email: EmailAddress | None = Field(
         None, description="Coordinators' mailbox for training-expiry notices"
     )
+    change_cutoff_minutes: int = Field(
+        120,
+        ge=0,
+        le=10080,
+        description="Requesters may cancel or move a booking until this many minutes before it",
+    )
 
 
 class PolicyPatch(Body):
@@ -87,6 +93,7 @@ class PolicyPatch(Body):
     reminder_minutes: list[ReminderMinutes] | None = Field(None, max_length=4)
     training_reminder_days: list[ReminderDays] | None = Field(None, max_length=4)
     notify_email: EmailAddress | None = None
+    change_cutoff_minutes: int | None = Field(None, ge=0, le=10080)
 
 
 class ProgramIn(Body):

@@ -9,8 +9,16 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from core import events
-from core.errors import Conflict, Forbidden, NotFound, SlotUnavailable, ValidationFailed
+from core.errors import (
+    ChangeClosed,
+    Conflict,
+    Forbidden,
+    NotFound,
+    SlotUnavailable,
+    ValidationFailed,
+)
 from core.models import Booking, Program, Supporter, SupportRequest
+from core.notify.wording import duration
 from core.schemas.requests import BookingIn, BookingOut, RescheduleIn
 from core.services import audit, matching, slots
 from core.services.access import Ctx, require
@@ -161,10 +169,37 @@ def booking_out(ctx: Ctx, booking: Booking) -> BookingOut:
     )
 
 
+def changes_close_at(program: Program, starts_at: datetime) -> datetime:
+    """The last moment a requester may cancel or move a session starting at `starts_at`."""
+    return starts_at - timedelta(minutes=program.change_cutoff_minutes)
+
+
+def check_change_window(ctx: Ctx, booking: Booking) -> None:
+    """Requesters change a booking only until the cut-off; supporters and staff at any time."""
+    if ctx.principal.role != "requester" or booking.status != "confirmed":
+        return
+    program = ctx.session.get_one(Program, booking.program_id)
+    if ctx.now < changes_close_at(program, booking.starts_at):
+        return
+    raise ChangeClosed(change_rule(program), field="booking_id")
+
+
+def change_rule(program: Program) -> str:
+    """What a requester is told once changes have closed, and whom to tell instead."""
+    who = "the program's coordinators"
+    if program.notify_email:
+        who += f" ({program.notify_email})"
+    return (
+        f"changes close {duration(program.change_cutoff_minutes)} before the session; "
+        f"contact {who} if you cannot come"
+    )
+
+
 def cancel(ctx: Ctx, booking_id: uuid.UUID) -> Booking:
     booking = get_booking(ctx, booking_id)
     if booking.status != "confirmed":
         raise Conflict(f"this booking is already {booking.status}", field="booking_id")
+    check_change_window(ctx, booking)
     cancel_in_place(ctx, booking, by=ctx.principal.role)
     ctx.session.commit()
     return booking
@@ -201,6 +236,7 @@ def reschedule(ctx: Ctx, booking_id: uuid.UUID, data: RescheduleIn) -> Booking:
         raise Forbidden("bookings are moved by the requester or an integration")
     if booking.status != "confirmed":
         raise Conflict(f"this booking is {booking.status}", field="booking_id")
+    check_change_window(ctx, booking)
     if data.starts_at == booking.starts_at and data.supporter_id in (None, booking.supporter_id):
         raise ValidationFailed("starts_at: that is the current time", field="starts_at")
     program = ctx.session.get_one(Program, booking.program_id)

@@ -270,9 +270,21 @@ def cancel(ctx: Ctx, request_id: uuid.UUID) -> SupportRequest:
     request = _locked(ctx, request)
     if request.status == "closed":
         raise Conflict(f"this request is already closed ({request.outcome})")
+    _check_change_window(ctx, request)
     close(ctx, request, "withdrawn" if request.status in ("open", "offered") else "cancelled")
     ctx.session.commit()
     return request
+
+
+def _check_change_window(ctx: Ctx, request: SupportRequest) -> None:
+    """A booked session is cancelled by its requester only until the program's cut-off."""
+    from core.services import bookings  # bookings import this module; import late
+
+    booking = ctx.session.scalar(
+        select(Booking).where(Booking.request_id == request.id, Booking.status == "confirmed")
+    )
+    if booking is not None:
+        bookings.check_change_window(ctx, booking)
 
 
 def close_session(ctx: Ctx, request_id: uuid.UUID, outcome: str) -> SupportRequest:

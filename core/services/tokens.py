@@ -6,11 +6,11 @@ import uuid
 
 from sqlalchemy import select
 
-from core.crypto import API_TOKEN_PREFIX, new_secret_token, token_digest
+from core.crypto import API_TOKEN_PREFIX, REQUESTER_TOKEN_PREFIX, new_secret_token, token_digest
 from core.errors import Forbidden, NotFound, ValidationFailed
-from core.models import ApiToken, Program, Supporter
+from core.models import ApiToken, Program, Supporter, SupportRequest
 from core.services import audit
-from core.services.access import ROLES, Ctx, require
+from core.services.access import ROLES, Ctx, Principal, require
 
 
 def create(
@@ -72,3 +72,20 @@ def list_tokens(ctx: Ctx, program: Program) -> list[ApiToken]:
             select(ApiToken).where(ApiToken.program_id == program.id).order_by(ApiToken.created_at)
         )
     )
+
+
+def requester(ctx: Ctx, token: str) -> Principal | None:
+    """The requester a `plr_` token speaks for (that one request), or None for any other string.
+
+    For a plugin page whose link carries the token, as the API's bearer header does.
+    """
+    if not token.startswith(REQUESTER_TOKEN_PREFIX) or len(token) > 100:
+        return None
+    found = ctx.session.execute(
+        select(SupportRequest.id, SupportRequest.program_id).where(
+            SupportRequest.token_hash == token_digest(token)
+        )
+    ).first()
+    if found is None:
+        return None
+    return Principal(role="requester", program_id=found.program_id, request_id=found.id)

@@ -1,0 +1,30 @@
+"""Requesters' change cut-off: programs.change_cutoff_minutes (default 2 hours).
+
+Revision ID: 0007
+Revises: 0006
+Create Date: 2026-11-26 01:58:56.868087
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0007"
+down_revision: str | Sequence[str] | None = "0006"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("programs", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("change_cutoff_minutes", sa.Integer(), server_default="120", nullable=False)
+        )
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("programs", schema=None) as batch_op:
+        batch_op.drop_column("change_cutoff_minutes")
