@@ -20,6 +20,7 @@ from core.schemas.programs import IntakeOut
 from core.schemas.requests import RequestIn
 from core.services import bookings, identities, programs, requests
 from core.services.access import SYSTEM, Ctx, Principal
+from lms.feeds import student_feed_url
 from lms.student import PLATFORM, Student, unseal
 from lms.web import links
 from lms.web.pages import (
@@ -295,8 +296,7 @@ def _summary(intake: IntakeOut, choice: Choice) -> str:
 def _booked(visit: Visit, shown: Any, token: str, zone: ZoneInfo, email: str) -> Response:
     booking = shown.booking
     closes = bookings.changes_close_at(visit.program, booking.starts_at)
-    return page(
-        "booking_booked.html",
+    shown_on_page: dict[str, Any] = dict(
         intake=visit.intake,
         title="Your peer chat is booked",
         alias=shown.alias,
@@ -311,3 +311,7 @@ def _booked(visit: Visit, shown: Any, token: str, zone: ZoneInfo, email: str) ->
         sealed=visit.sealed,
         again_url=url_for(".book_page", s=visit.sealed, tz=str(zone)),
     )
+    program_id, subject = visit.program.id, visit.student.subject
+    visit.ctx.session.commit()  # read what the page shows, then let go (SQLite locks on read)
+    feed_url = student_feed_url(runtime(), program_id, subject)
+    return page("booking_booked.html", **shown_on_page, feed_url=feed_url)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import email
 import logging
+import re
 import uuid
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -26,6 +27,7 @@ from core.runtime import runtime
 from core.services import identities, programs
 from lms import web
 from lms.calendar import IcsCalendarWriter
+from lms.feeds import web as feeds_web
 from lms.student import PLATFORM, Student, seal, subject_of, unseal
 from tests.conftest import make_app
 from tests.helpers import EVERY_WEEKDAY, World, auth, make_world, system_ctx
@@ -137,8 +139,9 @@ def read(response: Any) -> Page:
 
 
 def booking_plugin(host: PluginHost) -> None:
-    """The LMS plugin's parts this page needs: the calendar writer and the page itself."""
+    """The LMS plugin's parts this page needs: the calendar writer, feeds and the page itself."""
     host.set_calendar_writer(IcsCalendarWriter())
+    feeds_web.init_app(host)
     web.init_app(host)
 
 
@@ -355,6 +358,11 @@ def test_booking_confirms_with_the_alias_a_calendar_file_and_the_private_link(sc
     assert str(event["STATUS"]) == "CONFIRMED" and "ATTENDEE" not in event
     assert "stress" not in str(event.get("DESCRIPTION", "")).lower()
     assert str(event["DESCRIPTION"]) == "A video call, booked through PeerLine."
+
+    [feed_url] = re.findall(r'value="(http://localhost/feeds/plf_[^"]+\.ics)"', page.html)
+    feed = school.client.get(feed_url.removeprefix("http://localhost"))
+    assert feed.status_code == 200 and booking.calendar_uid in feed.get_data(as_text=True)
+    assert school.book().html.count(feed_url) == 1, "the same address on every booking"
 
 
 def test_an_email_confirmation_goes_out_through_the_core_with_its_invite(school, tmp_path):
