@@ -8,42 +8,19 @@ requester identity of their named booking.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from sqlalchemy import (
     Column,
-    DateTime,
     Integer,
     LargeBinary,
     MetaData,
     String,
     Table,
-    TypeDecorator,
     Uuid,
 )
-from sqlalchemy.engine import Dialect
+
+from core.db import UTCDateTime
 
 metadata = MetaData()
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """Aware UTC times on both databases (SQLite keeps naive UTC text), compared correctly."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to a UTC column")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 CANVAS_CONNECTIONS = Table(
