@@ -330,6 +330,7 @@ def test_booking_confirms_with_the_alias_a_calendar_file_and_the_private_link(sc
     assert "Wednesday 4 March, 08:00 to 08:45 (America/New York)" in page.text
     assert "Video call" in page.text and "Ash" in page.text
     assert "Keep it private" in page.text and "We show it only now" in page.text
+    assert "You gave no e-mail address, so PeerLine cannot remind you" in page.text
     assert "until Wednesday 4 March, 06:00" in page.text, "two hours before, in their zone"
     link = private_link(page)
     assert link.startswith("http://localhost/lms/my/plr_")
@@ -368,6 +369,7 @@ def test_booking_confirms_with_the_alias_a_calendar_file_and_the_private_link(sc
 def test_an_email_confirmation_goes_out_through_the_core_with_its_invite(school, tmp_path):
     page = school.book(email=ADDRESS)
     assert page.status == 200 and "We are also e-mailing the confirmation" in page.text
+    assert "You gave no e-mail address" not in page.text
     with system_ctx(school.app).session as session:
         identity = session.scalars(select(RequesterIdentity)).one()
         assert identity.platform == PLATFORM and ADDRESS.encode() not in identity.email_ciphertext
