@@ -12,7 +12,7 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from core.errors import Conflict, NotFound, PeerLineError
+from core.errors import ChangeClosed, Conflict, NotFound, PeerLineError
 from core.notify.wording import zone_of
 from core.schemas.programs import NOT_A_CRISIS_SERVICE, CrisisResourceOut
 from core.services import bookings, capacity, identities, programs, requests, roster
@@ -148,6 +148,8 @@ class HomeTab:
         with ctx.session:
             try:
                 requests.cancel(ctx, request_id)
+            except ChangeClosed as error:  # too close to the session: say so, and whom to ask
+                return _sentence(error.message)
             except Conflict:
                 return ALREADY_CLOSED
             except PeerLineError as error:

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import ValidationError
 
-from core.errors import Conflict, NotFound, PeerLineError, SlotUnavailable
+from core.errors import ChangeClosed, Conflict, NotFound, PeerLineError, SlotUnavailable
 from core.notify.wording import mode_name
 from core.schemas.programs import IntakeOut
 from core.schemas.requests import RequestIn
@@ -234,6 +234,8 @@ def cancel(
     with ctx.session:  # ended before the list is read: SQLite holds its write lock until then
         try:
             requests.cancel(ctx, request_id)
+        except ChangeClosed as error:  # too close to the session: say so, and whom to ask
+            trouble = error.message[:1].upper() + error.message[1:]
         except Conflict:
             trouble = ALREADY_CLOSED
         except PeerLineError as error:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -11,6 +12,7 @@ from sqlalchemy import func, select
 from core.models import Booking, SupportRequest
 from core.runtime import runtime
 from integrations.teams.booking import MAX_TIMES, client_zone, zone_or
+from tests.helpers import system_ctx
 from tests.integration.test_deliveries import drain, rows
 from tests.teams.conftest import CHAT, card_of, execute, from_person, post, teams_supporters
 
@@ -251,3 +253,17 @@ def test_my_bookings_shows_only_what_is_still_to_come(booked_stack, clock):
 )
 def test_the_persons_zone_comes_from_the_client_else_the_programs(activity, zone):
     assert str(zone_or(client_zone(activity), "Europe/London")) == zone
+
+
+def test_a_cancel_too_close_to_the_session_says_so(booked_stack, clock):
+    listed = act(booked_stack, "peer_request", when="scheduled", **CHOICES)
+    slot = times_of(listed)[0]["value"]
+    act(booked_stack, "book_slot", **action(listed, "book_slot")["data"], slot=slot)
+    mine = act(booked_stack, "my_bookings")
+    [cancel] = [a for b in mine["body"] if b["type"] == "ActionSet" for a in b["actions"]]
+    with system_ctx(booked_stack[0]).session as session:
+        starts = session.scalars(select(Booking.starts_at)).one()
+    clock.set(starts - timedelta(minutes=30))
+    late = act(booked_stack, "cancel_booking", **cancel["data"])
+    assert [t for t in troubles(late) if t.startswith("Changes close")], troubles(late)
+    assert "with Ash" in body_text(act(booked_stack, "my_bookings")), "still booked"
