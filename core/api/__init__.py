@@ -139,7 +139,10 @@ def _handle_unexpected(error: Exception) -> tuple[Response, int]:
 def _security_headers(response: Response) -> Response:
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "no-referrer")
-    response.headers.setdefault("X-Frame-Options", "DENY")
+    if "frame-ancestors" not in response.headers.get("Content-Security-Policy", ""):
+        response.headers.setdefault(
+            "X-Frame-Options", "DENY"
+        )  # unless a page says who may frame it
     if request.path.startswith(PREFIX):
         response.headers.setdefault("Cache-Control", "no-store")
     return response

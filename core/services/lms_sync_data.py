@@ -14,12 +14,11 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.crypto import API_TOKEN_PREFIX, token_digest
 from core.errors import Forbidden
-from core.models import ApiToken, Booking
+from core.models import Booking
 from core.schemas.requests import RequesterIdentityIn, RequestIn
 from core.services import requests
-from core.services.access import Ctx, Principal
+from core.services.access import Ctx
 
 
 @dataclass(frozen=True)
@@ -74,25 +73,6 @@ def booking_at(session: Session, supporter_id: uuid.UUID, starts_at: datetime) -
             Booking.starts_at == starts_at,
             Booking.status == "confirmed",
         )
-    )
-
-
-def api_principal(session: Session, token: str) -> Principal | None:
-    """The caller behind an API token (a plugin's admin page), or None if unknown or revoked."""
-    if not token.startswith(API_TOKEN_PREFIX):
-        return None
-    found = session.scalar(
-        select(ApiToken).where(
-            ApiToken.token_hash == token_digest(token), ApiToken.revoked_at.is_(None)
-        )
-    )
-    if found is None:
-        return None
-    return Principal(
-        role=found.role,
-        program_id=found.program_id,
-        supporter_id=found.supporter_id,
-        token_id=found.id,
     )
 
 

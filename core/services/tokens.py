@@ -5,9 +5,10 @@ from __future__ import annotations
 import uuid
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from core.crypto import API_TOKEN_PREFIX, REQUESTER_TOKEN_PREFIX, new_secret_token, token_digest
-from core.errors import Forbidden, NotFound, ValidationFailed
+from core.errors import Forbidden, NotFound, Unauthorized, ValidationFailed
 from core.models import ApiToken, Program, Supporter, SupportRequest
 from core.services import audit
 from core.services.access import ROLES, Ctx, Principal, require
@@ -79,9 +80,33 @@ def requester(ctx: Ctx, token: str) -> Principal | None:
 
     For a plugin page whose link carries the token, as the API's bearer header does.
     """
+    return requester_caller(ctx.session, token)
+
+
+def api_caller(session: Session, token: str) -> Principal | None:
+    """The caller behind an API token (`plt_…`), or None if it is unknown or revoked."""
+    if not token.startswith(API_TOKEN_PREFIX) or len(token) > 100:
+        return None
+    found = session.scalar(
+        select(ApiToken).where(
+            ApiToken.token_hash == token_digest(token), ApiToken.revoked_at.is_(None)
+        )
+    )
+    if found is None:
+        return None
+    return Principal(
+        role=found.role,
+        program_id=found.program_id,
+        supporter_id=found.supporter_id,
+        token_id=found.id,
+    )
+
+
+def requester_caller(session: Session, token: str) -> Principal | None:
+    """The requester behind a `plr_` token (that one request), or None."""
     if not token.startswith(REQUESTER_TOKEN_PREFIX) or len(token) > 100:
         return None
-    found = ctx.session.execute(
+    found = session.execute(
         select(SupportRequest.id, SupportRequest.program_id).where(
             SupportRequest.token_hash == token_digest(token)
         )
@@ -89,3 +114,21 @@ def requester(ctx: Ctx, token: str) -> Principal | None:
     if found is None:
         return None
     return Principal(role="requester", program_id=found.program_id, request_id=found.id)
+
+
+def bearer(session: Session, authorization: str, *, requesters: bool = True) -> Principal | None:
+    """The caller of an `Authorization` header: None without one; Unauthorized if it is bad.
+
+    The API and plugins' own endpoints resolve callers here, so a token means the same
+    everywhere; `requesters=False` refuses requester tokens (a plugin's staff endpoint).
+    """
+    if not authorization:
+        return None
+    scheme, _, token = authorization.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthorized("use 'Authorization: Bearer <token>'")
+    found = api_caller(session, token) or (requester_caller(session, token) if requesters else None)
+    if found is None:
+        raise Unauthorized("unknown or revoked token")
+    return found

@@ -8,10 +8,11 @@ from contextlib import contextmanager
 
 from flask import Blueprint, Response, jsonify, request
 
-from core.errors import NotFound, ValidationFailed
+from core.errors import NotFound, Unauthorized, ValidationFailed
 from core.plugins import PluginHost
 from core.runtime import Runtime, runtime
-from core.services import feed_access, feed_data
+from core.services import feed_data
+from core.services import tokens as api_tokens
 from core.services.access import SYSTEM, Ctx
 from core.services.feed_data import FeedState
 from lms.feeds import content, supporters, tokens
@@ -86,7 +87,10 @@ def _unit_of_work(current: Runtime) -> Iterator[Ctx]:
 def _caller(current: Runtime) -> Iterator[Ctx]:
     """A unit of work as the API token in the Authorization header (401 without one)."""
     with _unit_of_work(current) as ctx:
-        principal = feed_access.api_principal(ctx.session, request.headers.get("Authorization", ""))
+        header = request.headers.get("Authorization", "")
+        principal = api_tokens.bearer(ctx.session, header, requesters=False)
+        if principal is None:
+            raise Unauthorized("this operation needs a bearer token")
         yield Ctx(session=ctx.session, principal=principal, now=ctx.now)
 
 

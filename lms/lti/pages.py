@@ -2,7 +2,7 @@
 "registered" page that closes the LMS's registration dialog.
 
 They run inside an LMS iframe, so they may be framed (`frame-ancestors *`; browsers obey it
-over the app-wide `X-Frame-Options: DENY`). Scripts run only with the page's nonce.
+and the core then adds no `X-Frame-Options: DENY`). Scripts run only with the page's nonce.
 """
 
 from __future__ import annotations

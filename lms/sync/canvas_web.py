@@ -21,7 +21,7 @@ from flask import Blueprint, Response, jsonify, redirect, request, url_for
 from werkzeug.wrappers import Response as Redirect
 
 from core.errors import Forbidden, NotFound, Unauthorized
-from core.services import audit, lms_sync_data
+from core.services import audit, tokens
 from lms.sync.canvas_tokens import CanvasError, CanvasTokens
 from lms.sync.program import ProgramRef, program_for
 from lms.sync.settings import SyncSettings
@@ -76,7 +76,7 @@ def _admins_program(runtime: Runtime, settings: SyncSettings) -> ProgramRef:
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     ctx = runtime.system_ctx()
     with ctx.session:
-        principal = lms_sync_data.api_principal(ctx.session, token.strip())
+        principal = tokens.api_caller(ctx.session, token.strip())
         program = program_for(ctx, settings.canvas_program)
     if scheme.lower() != "bearer" or principal is None:
         raise Unauthorized("this needs an admin's API token: 'Authorization: Bearer <token>'")

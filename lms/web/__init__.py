@@ -9,14 +9,13 @@ from __future__ import annotations
 import logging
 
 from flask import Blueprint, Response, request
-from flask.signals import request_finished
 from werkzeug.exceptions import HTTPException
 
 from core.errors import PeerLineError
 from core.plugins import PluginHost
 from lms.web import booking, manage
 from lms.web.pages import Problem, page, problem_page, sentence
-from lms.web.security import add_headers, allow_framing
+from lms.web.security import add_headers
 
 log = logging.getLogger(__name__)
 
@@ -68,4 +67,3 @@ def _unexpected(error: Exception) -> Response:
 
 def init_app(host: PluginHost) -> None:
     host.add_blueprint(bp)
-    request_finished.connect(allow_framing(bp.name), host.app, weak=False)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, request
+from flask import Response, request
 
 # The one place that says who may frame these pages. They open inside an LMS iframe, so
 # any site may for now; the issue that registers LMS hosts narrows this to those hosts.
@@ -34,20 +33,6 @@ def add_headers(response: Response) -> Response:
     if request.endpoint is None or not request.endpoint.endswith(".static"):
         response.headers["Cache-Control"] = "no-store"
     return response
-
-
-def allow_framing(blueprint: str) -> Any:
-    """A `request_finished` receiver taking the app-wide `X-Frame-Options: DENY` off our pages.
-
-    The core adds that header after every blueprint's own hooks have run, and an LMS shows
-    these pages in an iframe; `frame-ancestors` above says who may frame them instead.
-    """
-
-    def receiver(_sender: Flask, response: Response, **_extra: Any) -> None:
-        if request.blueprint == blueprint:
-            response.headers.pop("X-Frame-Options", None)
-
-    return receiver
 
 
 def is_cross_site() -> bool:
