@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from core.models import Delivery
 from core.notify.kinds import OPTIONAL, VIA
 from core.ports import FORGET_AFTER_SENDING, DeliveryResult, Notification, NotificationChannel
+from core.services import recipients
 
 if TYPE_CHECKING:
     from core.runtime import Runtime
@@ -140,9 +141,16 @@ def _send(channel: NotificationChannel, note: Notification) -> DeliveryResult:
 
 
 def _finish_unreachable(session: Session, row: Delivery, now: datetime) -> Outcome:
+    """Dead when a channel should have reached the recipient; skipped when none was meant to."""
     if row.kind in OPTIONAL:
         row.status, row.finished_at = "skipped", now
         session.commit()
+        return Outcome("skipped")
+    if recipients.left_no_address(session, notification_of(row)):
+        row.status, row.finished_at = "skipped", now
+        row.last_error = "the requester left no address"
+        session.commit()
+        log.info("delivery %s (%s to the requester) skipped: no address given", row.id, row.kind)
         return Outcome("skipped")
     row.status, row.finished_at = "dead", now
     row.last_error = "no channel reaches this recipient"

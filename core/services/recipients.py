@@ -43,6 +43,27 @@ def _requester_address(ctx: Ctx, notification: Notification, platform: str) -> s
     return None
 
 
+NO_ADDRESS_PLATFORMS = frozenset({"lti", "lms", "web"})
+"""Identities that are only an id (an LMS user, a web visitor): nothing can be sent to them."""
+
+
+def left_no_address(session: Session, notification: Notification) -> bool:
+    """True when the requester gave no way to reach them (or it was forgotten after retention).
+
+    A student who books from the LMS without an e-mail address chose that; their messages are
+    skipped, not dead letters, so the dead-letter list keeps only real failures. Whether the
+    identity is set is read without opening it.
+    """
+    if notification.audience != "requester" or notification.request_id is None:
+        return False
+    row = session.scalar(
+        select(RequesterIdentity).where(RequesterIdentity.request_id == notification.request_id)
+    )
+    if row is None:
+        return True
+    return row.platform in NO_ADDRESS_PLATFORMS and row.email_ciphertext is None
+
+
 def supporter_address(session: Session, supporter_id: uuid.UUID, platform: str) -> str | None:
     """A supporter's address on a platform (supporters are not anonymous; requesters are)."""
     return session.scalar(

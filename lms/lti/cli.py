@@ -1,9 +1,10 @@
-"""`peerline lti …`: register platforms by hand, list them, print the Canvas key and the
-Dynamic Registration link, rotate the tool's signing key."""
+"""`peerline lti …`: register platforms by hand, list and remove them, print the Canvas key
+and the Dynamic Registration link, rotate and retire the tool's signing keys."""
 
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import click
 from flask import current_app
@@ -87,6 +88,24 @@ def platforms_command() -> None:
         )
 
 
+@lti_group.command("remove")
+@click.option("--issuer", required=True, help="The platform's issuer (iss)")
+@click.option("--client-id", required=True, help="The client id the platform gave PeerLine")
+@click.option("--deployment", help="Remove only this deployment id, not the platform")
+@with_appcontext
+def remove_command(issuer: str, client_id: str, deployment: str | None) -> None:
+    """Remove a platform, or one of its deployments: launches from it are refused after."""
+    found = platforms.find(_current(), issuer.strip(), client_id.strip())
+    removed = platforms.remove(_current(), issuer, client_id, deployment)
+    click.echo(f"removed {removed}; bookings already made stay")
+    if deployment is not None and found and found[0].adopts_deployments:
+        click.echo(
+            "note: this platform adds deployments on their first launch, so a launch from "
+            "that deployment would add it again; remove the platform to stop it",
+            err=True,
+        )
+
+
 @lti_group.command("canvas-key")
 @click.option("--url", help="PeerLine's public https URL (default PEERLINE_PUBLIC_URL)")
 @with_appcontext
@@ -115,3 +134,18 @@ def rotate_key_command() -> None:
     kid = keys.rotate()
     reencrypted = keys.reencrypt()
     click.echo(f"new signing key {kid}; {reencrypted} key(s) now under the newest identity key")
+
+
+@lti_group.command("retire-keys")
+@click.option(
+    "--after-hours",
+    type=click.IntRange(min=1),
+    default=24,
+    show_default=True,
+    help="Retire keys replaced at least this long ago",
+)
+@with_appcontext
+def retire_keys_command(after_hours: int) -> None:
+    """Stop publishing signing keys replaced by `rotate-key` (the newest is always kept)."""
+    gone = ToolKeys(_current()).retire(timedelta(hours=after_hours))
+    click.echo(f"retired {len(gone)} key(s)" + (": " + ", ".join(gone) if gone else ""))

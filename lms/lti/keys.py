@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import itertools
 import json
 import threading
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from lms.lti.storage import TOOL_KEYS
 
@@ -28,6 +30,9 @@ if TYPE_CHECKING:
 
 ALGORITHM = "RS256"
 KEY_BITS = 2048
+RETIRE_AFTER = timedelta(days=1)
+"""How long a replaced key stays published: what it signed (a Deep Linking answer) lives
+minutes, and platforms re-read `/lti/jwks` when they meet a kid they do not know."""
 
 
 @dataclass(frozen=True)
@@ -112,6 +117,23 @@ class ToolKeys:
             )
         self._private[kid] = private
         return kid
+
+    def retire(self, after: timedelta = RETIRE_AFTER) -> list[str]:
+        """Stop publishing keys replaced more than `after` ago; the newest is always kept."""
+        cutoff = self.runtime.clock.now() - after
+        with self._lock, self.runtime.engine.begin() as connection:
+            rows = connection.execute(
+                select(TOOL_KEYS.c.kid, TOOL_KEYS.c.created_at).order_by(
+                    TOOL_KEYS.c.created_at.desc(), TOOL_KEYS.c.kid
+                )
+            ).all()
+            # a key was replaced when the next newer one was made
+            gone = [old.kid for new, old in itertools.pairwise(rows) if new.created_at < cutoff]
+            if gone:
+                connection.execute(delete(TOOL_KEYS).where(TOOL_KEYS.c.kid.in_(gone)))
+            for kid in gone:
+                self._private.pop(kid, None)
+        return gone
 
     def reencrypt(self) -> int:
         """Re-encrypt every private key under the newest identity key (after a key rotation)."""

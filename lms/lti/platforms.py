@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import Connection, Row, select
+from sqlalchemy import Connection, Row, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from core.errors import NotFound, ValidationFailed
 from core.services import programs
-from lms.lti.storage import DEPLOYMENTS, PLATFORMS
+from lms.lti.storage import DEPLOYMENTS, PLATFORMS, STATES
 
 if TYPE_CHECKING:
     from core.runtime import Runtime
@@ -100,6 +100,36 @@ def register(runtime: Runtime, registration: Registration) -> Platform:
     found = get(runtime, existing)
     assert found is not None
     return found
+
+
+def remove(runtime: Runtime, issuer: str, client_id: str, deployment: str | None = None) -> str:
+    """Remove one deployment, or the whole registration; launches from it are refused after.
+
+    Returns what was removed, in words. Logins in flight for a removed registration go with
+    it; bookings already made stay (they belong to the program, not to the LMS).
+    """
+    with runtime.engine.begin() as connection:
+        platform_id = connection.scalar(
+            select(PLATFORMS.c.id).where(
+                PLATFORMS.c.issuer == issuer.strip(), PLATFORMS.c.client_id == client_id.strip()
+            )
+        )
+        if platform_id is None:
+            raise NotFound("no platform with this issuer and client id", field="client_id")
+        if deployment is not None:
+            removed = connection.execute(
+                delete(DEPLOYMENTS).where(
+                    DEPLOYMENTS.c.platform_id == platform_id,
+                    DEPLOYMENTS.c.deployment_id == deployment.strip(),
+                )
+            )
+            if not removed.rowcount:
+                raise NotFound("the platform has no such deployment", field="deployment")
+            return f"deployment {deployment.strip()}"
+        for table in (DEPLOYMENTS, STATES):
+            connection.execute(delete(table).where(table.c.platform_id == platform_id))
+        connection.execute(delete(PLATFORMS).where(PLATFORMS.c.id == platform_id))
+    return f"platform {issuer.strip()} (client {client_id.strip()})"
 
 
 def _checked(registration: Registration) -> dict[str, Any]:

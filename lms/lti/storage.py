@@ -10,7 +10,6 @@ from __future__ import annotations
 from sqlalchemy import (
     Boolean,
     Column,
-    DateTime,
     ForeignKey,
     MetaData,
     String,
@@ -19,6 +18,8 @@ from sqlalchemy import (
     UniqueConstraint,
     Uuid,
 )
+
+from core.db import UTCDateTime
 
 metadata = MetaData()
 
@@ -37,7 +38,7 @@ PLATFORMS = Table(
     Column("adopts_deployments", Boolean, nullable=False),
     Column("registered_by", String(16), nullable=False),  # cli | dynamic
     Column("product", String(64)),  # the platform's product_family_code, when it said
-    Column("registered_at", DateTime(timezone=True), nullable=False),
+    Column("registered_at", UTCDateTime(), nullable=False),
     UniqueConstraint("issuer", "client_id", name="lti_platforms_issuer_client"),
     comment="LMS registrations: whose signed launches PeerLine trusts, and for which program",
 )
@@ -52,7 +53,7 @@ DEPLOYMENTS = Table(
         primary_key=True,
     ),
     Column("deployment_id", String(255), primary_key=True),
-    Column("added_at", DateTime(timezone=True), nullable=False),
+    Column("added_at", UTCDateTime(), nullable=False),
     comment="Where a platform installed PeerLine; launches from other deployments are refused",
 )
 
@@ -67,7 +68,7 @@ STATES = Table(
         ForeignKey("lti_platforms.id", ondelete="CASCADE"),
         nullable=False,
     ),
-    Column("expires_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("expires_at", UTCDateTime(), nullable=False, index=True),
     comment="Logins in flight: the launch must bring back a state and nonce issued here",
 )
 
@@ -75,7 +76,7 @@ NONCES = Table(
     "lti_nonces",
     metadata,
     Column("nonce", String(128), primary_key=True),
-    Column("expires_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("expires_at", UTCDateTime(), nullable=False, index=True),
     comment="Nonces of accepted launches, kept until their token expires: no id_token twice",
 )
 
@@ -85,6 +86,6 @@ TOOL_KEYS = Table(
     Column("kid", String(64), primary_key=True),  # the RFC 7638 thumbprint of the public key
     Column("private_key", Text, nullable=False),  # PEM, encrypted with the identity keys
     Column("public_jwk", Text, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
     comment="The tool's RSA keys: the newest signs, all are published at /lti/jwks",
 )

@@ -383,6 +383,25 @@ def test_an_email_confirmation_goes_out_through_the_core_with_its_invite(school,
     assert str(event["UID"]) == school.booking().calendar_uid
 
 
+def test_a_student_without_an_e_mail_address_is_skipped_not_a_dead_letter(school):
+    """They chose to leave none: the admins' dead-letter list keeps only real failures."""
+    ash = school.world.supporters["Ash"]["id"]
+    contacts = {"contacts": [{"platform": "email", "address": "ash@school.test"}]}
+    changed = school.client.patch(
+        f"/api/v1/supporters/{ash}", json=contacts, headers=auth(school.world.admin)
+    )
+    assert changed.status_code == 200, changed.json
+    assert school.book().status == 200
+    drain(school.app)
+    with system_ctx(school.app).session as session:
+        found = session.execute(select(Delivery.audience, Delivery.kind, Delivery.status)).all()
+        told = session.scalars(select(Delivery).where(Delivery.audience == "requester")).all()
+    assert ("requester", "booking_confirmed", "skipped") in found
+    assert ("supporter", "booking_confirmed", "sent") in found, "the supporter is still told"
+    assert "dead" not in {status for _, _, status in found}
+    assert {row.last_error for row in told} == {"the requester left no address"}
+
+
 BAD_CHOICES = [
     ({"topic": "nope"}, "Choose what you would like to talk about", "#topic-0"),
     ({"mode": None}, "Choose how you would like to talk", "#mode-0"),

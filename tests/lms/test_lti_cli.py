@@ -112,3 +112,48 @@ def test_the_lms_plugin_wires_the_tool_and_its_commands(database_url, tmp_path, 
     assert app.test_client().get("/lti/jwks").json["keys"]
     result = app.test_cli_runner().invoke(main, ["lti", "platforms"])
     assert result.exit_code == 0 and "no LTI platforms registered" in result.output
+
+
+def test_removing_a_deployment_then_the_platform_refuses_their_launches(stack):
+    stack.register()
+    platform = stack.platform
+    run(stack, *register_args("--deployment", "second"))  # another platform, kept throughout
+    ids = ["--issuer", platform.issuer, "--client-id", platform.client_id]
+    form = platform.authorize(stack.login())  # a login in flight when the deployment goes
+    gone = run(stack, "remove", *ids, "--deployment", platform.deployment_id)
+    assert gone.exit_code == 0, gone.output
+    assert f"removed deployment {platform.deployment_id}" in gone.output
+    refused = stack.client.post("/lti/launch", data=form)
+    assert refused.status_code == 403 and "could not open" in refused.get_data(as_text=True)
+    again = run(stack, "remove", *ids, "--deployment", platform.deployment_id)
+    assert again.exit_code == 1 and "no such deployment" in again.output
+
+    assert run(stack, "remove", *ids).exit_code == 0
+    assert stack.count("lti_states") == 0, "its logins in flight went with it"
+    listed = run(stack, "platforms").output
+    assert platform.issuer not in listed and "deployments: second" in listed
+    login = stack.client.post(
+        "/lti/login",
+        data={"iss": platform.issuer, "login_hint": "h", "target_link_uri": "http://localhost/"},
+    )
+    assert login.status_code == 403
+    unknown = run(stack, "remove", *ids)
+    assert unknown.exit_code == 1 and "no platform with this issuer and client id" in unknown.output
+
+
+def test_retiring_keys_keeps_the_newest_and_those_replaced_lately(stack):
+    first = stack.client.get("/lti/jwks").json["keys"][0]["kid"]
+    stack.clock.advance(hours=1)
+    assert run(stack, "rotate-key").exit_code == 0
+    stack.clock.advance(hours=30)
+    assert run(stack, "rotate-key").exit_code == 0
+    newest, middle, oldest = [k["kid"] for k in stack.client.get("/lti/jwks").json["keys"]]
+    assert oldest == first
+    stack.clock.advance(hours=2)
+    retired = run(stack, "retire-keys")  # the middle key was replaced 2 hours ago: kept
+    assert retired.exit_code == 0 and retired.output.strip() == f"retired 1 key(s): {first}"
+    assert [k["kid"] for k in stack.client.get("/lti/jwks").json["keys"]] == [newest, middle]
+    assert run(stack, "retire-keys", "--after-hours", "1").output.startswith("retired 1 key(s)")
+    assert [k["kid"] for k in stack.client.get("/lti/jwks").json["keys"]] == [newest]
+    assert run(stack, "retire-keys", "--after-hours", "1").output.strip() == "retired 0 key(s)"
+    assert run(stack, "retire-keys", "--after-hours", "0").exit_code == 2
