@@ -118,6 +118,8 @@ def _unwrap(config: Settings) -> dict[str, Any]:
 def _register_core(app: Flask) -> None:
     from core.api import init_app as init_api  # the API imports models; keep start-up order clear
     from core.cli import init_app as init_cli
+    from core.console import init_app as init_console
 
     init_api(app)
     init_cli(app)
+    init_console(app)

@@ -52,6 +52,15 @@ def system_ctx(app: Flask | None = None) -> access.Ctx:
     return runtime(app or current_app).system_ctx()
 
 
+def _add_console_commands() -> None:
+    from core.console.cli import accounts_group
+
+    main.add_command(accounts_group)
+
+
+_add_console_commands()
+
+
 @main.group("db")
 def db_group() -> None:
     """Database schema."""

@@ -14,7 +14,7 @@ from flask import Blueprint
 from core.events import DomainEvent
 from core.notify.outbox import outbox_of
 from core.notify.router import ExtraRoute
-from core.ports import CalendarWriter, NotificationChannel
+from core.ports import CalendarWriter, NotificationChannel, SignInMethod
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -59,6 +59,10 @@ class PluginHost:
         """Periodic work on the worker's tick: `step` gets a system unit of work, says how many."""
         assert self.runtime.jobs is not None, "create_app sets up the job queue before plugins"
         self.runtime.jobs.plugin_steps.append((name, step))
+
+    def add_sign_in(self, method: SignInMethod) -> None:
+        """A single sign-on button on the console's sign-in page."""
+        self.runtime.sign_in_methods[method.name] = method
 
     def set_calendar_writer(self, writer: CalendarWriter) -> None:
         """The one module that writes calendar files; e-mail and chat invites use it."""

@@ -1,8 +1,9 @@
-"""Interfaces plugins implement: notification channels and the calendar-file writer."""
+"""Interfaces plugins implement: notification channels, the calendar-file writer, sign-in."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -91,3 +92,29 @@ class CalendarWriter(Protocol):
     def feed(self, name: str, events: list[CalendarEvent]) -> bytes:
         """A subscribable VCALENDAR (METHOD:PUBLISH) holding the given events."""
         ...
+
+
+@dataclass(frozen=True)
+class ExternalIdentity:
+    """Who an identity provider says signed in: its stable ids, and the e-mail to match once."""
+
+    issuer: str
+    subject: str
+    email: str
+    name: str = ""
+
+
+class SignInMethod(Protocol):
+    """Single sign-on for the console (e.g. Microsoft Entra ID, from the Teams plugin).
+
+    `begin` says where to send the browser and what to keep until it comes back (kept
+    encrypted in the browser's session cookie); `finish` turns the provider's answer into an
+    identity, or raises core.errors.Unauthorized with words a person can act on.
+    """
+
+    name: str  # in URLs: /console/sign-in/<name>
+    label: str  # the button: "Sign in with Microsoft"
+
+    def begin(self, redirect_uri: str) -> tuple[str, dict[str, Any]]: ...
+
+    def finish(self, kept: dict[str, Any], answer: Mapping[str, str]) -> ExternalIdentity: ...

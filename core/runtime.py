@@ -14,7 +14,7 @@ from core.config import Settings
 from core.crypto import IdentityCipher
 from core.db import SessionFactory
 from core.events import EventBus
-from core.ports import CalendarWriter, NotificationChannel
+from core.ports import CalendarWriter, NotificationChannel, SignInMethod
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -34,6 +34,7 @@ class Runtime:
     channels: dict[str, NotificationChannel] = field(default_factory=dict)
     plugins: list[str] = field(default_factory=list)
     calendar: CalendarWriter | None = None
+    sign_in_methods: dict[str, SignInMethod] = field(default_factory=dict)
     jobs: Jobs | None = None
 
     def add_channel(self, channel: NotificationChannel) -> None:

@@ -1,6 +1,7 @@
 """Tables. Only the core's services and API import these."""
 
 from core.models.access import ApiToken
+from core.models.account import ConsoleAccount, ConsoleSession
 from core.models.audit import AuditEvent
 from core.models.base import Base
 from core.models.booking import Booking
@@ -24,6 +25,8 @@ __all__ = [
     "AvailabilityRule",
     "Base",
     "Booking",
+    "ConsoleAccount",
+    "ConsoleSession",
     "Delivery",
     "ExternalBusy",
     "Feedback",

@@ -24,10 +24,13 @@ class Principal:
     supporter_id: uuid.UUID | None = None
     token_id: uuid.UUID | None = None
     request_id: uuid.UUID | None = None
+    account_id: uuid.UUID | None = None  # a console sign-in
 
     @property
     def actor(self) -> str:
-        """How the audit log names this caller: a token id, never a person."""
+        """How the audit log names this caller: a token or console account id, never a name."""
+        if self.account_id is not None:
+            return f"account:{self.account_id}"
         return f"token:{self.token_id}" if self.token_id is not None else self.role
 
     @property
