@@ -10,11 +10,40 @@ from __future__ import annotations
 
 from flask import Flask
 
-from core.console import home, signin
+from core.console import (
+    accounts_page,
+    audit_log,
+    availability,
+    home,
+    integrations,
+    reports,
+    roster,
+    settings,
+    signin,
+    training,
+)
 from core.console.session import bp
+
+AREAS = (
+    signin,
+    home,
+    roster,
+    training,
+    availability,
+    settings,
+    integrations,
+    reports,
+    audit_log,
+    accounts_page,
+)
+
+
+_routes_added: list[bool] = []
 
 
 def init_app(app: Flask) -> None:
-    signin.register(bp)
-    home.register(bp)
+    if not _routes_added:  # one blueprint object serves every app made in this process
+        for area in AREAS:
+            area.register(bp)
+        _routes_added.append(True)
     app.register_blueprint(bp)
