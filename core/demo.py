@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -12,7 +13,7 @@ from flask import Flask
 from core.runtime import runtime
 from core.schemas.programs import ProgramIn
 from core.schemas.supporters import AvailabilityIn, SupporterIn, TrainingIn
-from core.services import access, availability, programs, roster, tokens
+from core.services import access, accounts, availability, programs, roster, tokens
 
 TRAININGS = ["Peer support foundations", "Safeguarding"]
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri")
@@ -133,6 +134,15 @@ class DemoTokens:
     coordinator: str
     supporter: str
     service: str
+    console_password: str = ""
+    """One password, made now, for the demo's console accounts (CONSOLE_ACCOUNTS)."""
+
+
+CONSOLE_ACCOUNTS = (
+    ("admin@acme.example", "admin", "Acme admin"),
+    ("coordinator@acme.example", "coordinator", "Acme coordinator"),
+    ("maple@acme.example", "supporter", "Maple"),
+)
 
 
 def seed(app: Flask) -> DemoTokens:
@@ -199,6 +209,18 @@ def seed(app: Flask) -> DemoTokens:
                     roster.set_status(ctx, supporter.id, "paused")
         acme = programs.get_program(ctx, "acme")
         assert first_supporter is not None
+        password = secrets.token_urlsafe(12)
+        for email, role, name in CONSOLE_ACCOUNTS:
+            accounts.create(
+                ctx,
+                email=email,
+                role=role,
+                display_name=name,
+                program_id=acme.id,
+                supporter_id=first_supporter.id if role == "supporter" else None,
+                password=password,
+            )
+        ctx.session.commit()
         return DemoTokens(
             deployment_admin=tokens.create(ctx, role="admin", program=None, name="demo operator")[
                 1
@@ -215,6 +237,7 @@ def seed(app: Flask) -> DemoTokens:
                 supporter_id=first_supporter.id,
             )[1],
             service=tokens.create(ctx, role="service", program=acme, name="demo integration")[1],
+            console_password=password,
         )
 
 
@@ -227,6 +250,10 @@ def banner(base: str, demo: DemoTokens, mail_folder: Path | None = None) -> str:
     )
     return f"""
 PeerLine demo is running on {base}  (SQLite, demo data; stop with Ctrl+C)
+
+  Console           {base}/console/
+    sign in as admin@acme.example, coordinator@acme.example or maple@acme.example
+    (a supporter), each with the password {demo.console_password}
 
   API docs          {base}/api/v1/docs
   OpenAPI document  {base}/api/v1/openapi.json

@@ -77,7 +77,7 @@ def list_command() -> None:
     """Every account: e-mail, role, program, how it signs in, and whether it is locked."""
     ctx = _ctx()
     with ctx.session:
-        slugs = dict(ctx.session.execute(select(Program.id, Program.slug)).tuples().all())
+        slugs = {row.id: row.slug for row in ctx.session.execute(select(Program.id, Program.slug))}
         for account in ctx.session.scalars(select(ConsoleAccount).order_by(ConsoleAccount.email)):
             ways = [w for w, on in (("password", account.password_hash), ("sso", True)) if on]
             state = (

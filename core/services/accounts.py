@@ -220,7 +220,10 @@ def start_session(ctx: Ctx, account: ConsoleAccount, method: str) -> str:
     )
     account.failed_sign_ins, account.locked_until = 0, None
     account.last_sign_in_at = ctx.now
-    audit.record(ctx, account.program_id, "account.signed_in", "account", account.id, via=method)
+    as_account = Ctx(ctx.session, principal_of(account), ctx.now, ctx.cipher)
+    audit.record(
+        as_account, account.program_id, "account.signed_in", "account", account.id, via=method
+    )
     ctx.session.commit()
     return token
 
@@ -266,6 +269,15 @@ def find_by_email(ctx: Ctx, email: str) -> ConsoleAccount | None:
     return ctx.session.scalar(
         select(ConsoleAccount).where(ConsoleAccount.email == normal_email(email))
     )
+
+
+def get_in_program(ctx: Ctx, account_id: uuid.UUID, program_id: uuid.UUID) -> ConsoleAccount:
+    """An account of this program, for its admins; others' accounts are 'not found'."""
+    require(ctx.principal, program_id, "admin")
+    account = ctx.session.get(ConsoleAccount, account_id)
+    if account is None or account.program_id != program_id:
+        raise NotFound("no such account", field="account")
+    return account
 
 
 def _account(ctx: Ctx, account_id: uuid.UUID) -> ConsoleAccount:

@@ -46,6 +46,17 @@ def test_demo_serves_seeded_data_and_prints_working_tokens(tmp_path):
         [offer, *_] = sorted(mail.glob("*offer_made*.eml"))
         assert "Subject: New peer chat request" in offer.read_text()
         assert requests.get(f"{base}/readyz", timeout=5).status_code == 200
+        password = re.search(r"each with the password (\S+)", banner)
+        assert password and f"{base}/console/" in banner, banner
+        with requests.Session() as browser:
+            form = browser.get(f"{base}/console/sign-in", timeout=5).text
+            [csrf] = re.findall(r'name="csrf_token" value="([^"]+)"', form)
+            signed = browser.post(
+                f"{base}/console/sign-in",
+                data={"csrf_token": csrf, "email": "admin@acme.example", "password": password[1]},
+                timeout=5,
+            )
+            assert signed.status_code == 200 and "Acme Corp Peer Support" in signed.text
 
 
 def test_serve_runs_gunicorn_in_production_mode(tmp_path):
