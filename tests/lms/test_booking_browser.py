@@ -17,27 +17,17 @@ import icalendar
 import pytest
 
 from core.runtime import runtime
+from tests import browser as chromium
+from tests.browser import needs_chromium
 from tests.conftest import make_app
 from tests.helpers import EVERY_WEEKDAY, make_world
 from tests.live_server import live_server
 from tests.lms.test_booking_page import OTHER, STUDENT, booking_plugin
 
-CHROMIUM = Path("/usr/bin/chromium")
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(),
-    reason="no /usr/bin/chromium (apt-get install chromium); never downloaded",
-)
+pytestmark = needs_chromium
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is a test dependency")
 expect = sync_api.expect
 
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "booking-browser"
 NEW_YORK = "America/New_York"
 EXPECTED_STATUS = re.compile(r"^Failed to load resource: .* status of (409|422) ")
@@ -71,10 +61,7 @@ CONTRAST = """() => {
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield launched
-        launched.close()
+    yield from chromium.launch()
 
 
 @pytest.fixture
