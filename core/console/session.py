@@ -125,6 +125,7 @@ def _template_globals() -> dict[str, Any]:
 
 @bp.errorhandler(PeerLineError)
 def _domain_error(error: PeerLineError) -> tuple[str, int]:
+    db_session().rollback()
     return error_page(error.status, str(error))
 
 
@@ -141,4 +142,5 @@ def _http_error(error: HTTPException) -> tuple[str, int]:
 @bp.errorhandler(Exception)
 def _unexpected(_error: Exception) -> tuple[str, int]:
     log.exception("console error on %s %s", request.method, request.path)
+    db_session().rollback()  # the page below must not meet a failed transaction
     return error_page(500, "Something went wrong on our side. Nothing was changed; try again.")

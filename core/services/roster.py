@@ -144,7 +144,7 @@ def update_supporter(ctx: Ctx, supporter_id: uuid.UUID, patch: SupporterPatch) -
         if supporter.status == "offboarded":
             raise Conflict("an offboarded supporter keeps no contact data", field="contacts")
         supporter.contacts = []
-        ctx.session.flush()  # delete the old rows before inserting a kept address again
+        _flush_unique(ctx)  # delete the old rows before inserting a kept address again
         supporter.contacts = [
             SupporterContact(program_id=program.id, **c.model_dump()) for c in patch.contacts
         ]

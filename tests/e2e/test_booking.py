@@ -264,6 +264,12 @@ def test_supporter_edits_keep_contacts_and_name_the_clashing_field(app, client):
         f"/api/v1/supporters/{birch}", headers=auth(world.admin), json={"alias": "Ash"}
     )
     assert same_alias.status_code == 409 and same_alias.json["error"]["field"] == "alias"
+    both = client.patch(
+        f"/api/v1/supporters/{birch}",
+        headers=auth(world.admin),
+        json={"alias": "Ash", "contacts": [{"platform": "slack", "address": "U999"}]},
+    )
+    assert both.status_code == 409 and both.json["error"]["field"] == "alias"
 
 
 def test_a_scheduled_request_never_booked_expires_after_the_horizon(app, client, clock):
