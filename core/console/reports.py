@@ -12,8 +12,8 @@ from flask import Blueprint, Response, g, render_template, request
 from core.console.session import ctx, error_page, page, section
 from core.errors import NotFound, ValidationFailed
 from core.models import Program
-from core.services import reports
-from core.services.reports import Period, Report
+from core.services import report_tables, reports
+from core.services.report_tables import Period, Report
 
 STAFF = ("admin", "coordinator")
 LABEL_WIDTH, BAR_WIDTH, ROW_HEIGHT = 170, 380, 26
@@ -52,7 +52,9 @@ def register(bp: Blueprint) -> None:
 
 
 def _period(program: Program) -> Period:
-    return reports.period(program, ctx().now, request.args.get("from"), request.args.get("to"))
+    return report_tables.period(
+        program, ctx().now, request.args.get("from"), request.args.get("to")
+    )
 
 
 @page(*STAFF)

@@ -8,90 +8,31 @@ already suppressed; a suppressed figure carries no value at all.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
-from typing import Any
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Integer, Select, and_, case, cast, func, select
+from sqlalchemy import case, func, select
 
-from core.domain.availability import Interval, available_intervals
-from core.errors import ValidationFailed
+from core.domain.availability import available_intervals
 from core.models import Booking, Feedback, Program, Supporter, SupportRequest
-from core.services import availability, capacity
+from core.services import availability
 from core.services.access import Ctx, require
+from core.services.report_tables import (
+    Figure,
+    Period,
+    Report,
+    Row,
+    figures,
+    grouped,
+    minutes_between,
+    week_labels,
+    week_of,
+    within,
+)
 from core.services.suppression import Cell, suppress_alone, suppress_grid, suppress_series
 
-DEFAULT_WEEKS = 12
-MAX_WEEKS = 53
 BANDS = ("0 sessions", "1-2 sessions", "3-5 sessions", "6 or more sessions")
 RESPONSE_BUCKETS = ("under 5 min", "5-15 min", "15-60 min", "over 60 min", "not answered")
-
-
-@dataclass(frozen=True)
-class Figure:
-    """One shown number: `amount` is None when suppressed."""
-
-    amount: float | None
-    text: str
-
-    @property
-    def suppressed(self) -> bool:
-        return self.amount is None
-
-
-@dataclass(frozen=True)
-class Row:
-    label: str
-    figures: list[Figure]
-
-
-@dataclass
-class Report:
-    """A table (rows x columns, optional total row) and which columns its chart stacks."""
-
-    name: str
-    title: str
-    about: str
-    row_header: str
-    columns: list[str]
-    rows: list[Row]
-    total: Row | None = None
-    chart_columns: list[int] = field(default_factory=lambda: [0])
-    unit: str = ""
-    notes: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class Period:
-    """Whole program weeks from the week holding `first` to the week holding `last`."""
-
-    first: date
-    last: date
-    weeks: list[Interval]
-
-
-def period(program: Program, now: datetime, first: str | None, last: str | None) -> Period:
-    """The asked dates (YYYY-MM-DD), by default the last 12 weeks up to today."""
-    zone = ZoneInfo(program.time_zone)
-    today = now.astimezone(zone).date()
-    end = _date(last, "to") if last else today
-    start = _date(first, "from") if first else end - timedelta(days=end.weekday() + 7 * 11)
-    if start > end:
-        raise ValidationFailed("the start date is after the end date", field="from")
-    begin = datetime.combine(start, time(0), tzinfo=zone)
-    stop = datetime.combine(end + timedelta(days=1), time(0), tzinfo=zone)
-    weeks = capacity.weeks_between(begin, stop, zone)
-    if len(weeks) > MAX_WEEKS:
-        raise ValidationFailed(f"choose at most {MAX_WEEKS} weeks", field="from")
-    return Period(start, end, weeks)
-
-
-def _date(text: str, name: str) -> date:
-    try:
-        return date.fromisoformat(text.strip())
-    except ValueError:
-        raise ValidationFailed(f"'{text}' is not a date (use YYYY-MM-DD)", field=name) from None
 
 
 def build(ctx: Ctx, program: Program, span: Period, only: str | None = None) -> list[Report]:
@@ -101,46 +42,12 @@ def build(ctx: Ctx, program: Program, span: Period, only: str | None = None) -> 
     return [REPORTS[name](ctx, program, span) for name in chosen]
 
 
-def _week_labels(span: Period, program: Program) -> list[str]:
-    zone = ZoneInfo(program.time_zone)
-    return [f"{week.start.astimezone(zone).date():%d %b %Y}" for week in span.weeks]
-
-
-def _week_of(column: Any, span: Period) -> ColumnElement[Any]:
-    """Which week (0, 1, ...) a moment falls in, as SQL (callers filter to the period)."""
-    return case(*((column < week.end, n) for n, week in enumerate(span.weeks)), else_=None)
-
-
-def _in(column: Any, span: Period) -> ColumnElement[bool]:
-    return and_(column >= span.weeks[0].start, column < span.weeks[-1].end)
-
-
-def _minutes(ctx: Ctx, later: Any, earlier: Any) -> ColumnElement[int]:
-    """Whole minutes between two timestamps, on SQLite and PostgreSQL."""
-    if ctx.session.get_bind().dialect.name == "sqlite":
-        days = func.julianday(later) - func.julianday(earlier)
-        return cast(func.round(days * 86400), Integer) // 60
-    seconds = func.extract("epoch", later - earlier)
-    return cast(func.floor(seconds / 60), Integer)
-
-
-def _grouped(ctx: Ctx, inner: Select[Any]) -> list[tuple[Any, ...]]:
-    """Counts per distinct row of `inner`, grouped in the database."""
-    sub = inner.subquery()
-    keys = list(sub.c)
-    return [tuple(r) for r in ctx.session.execute(select(*keys, func.count()).group_by(*keys))]
-
-
-def _cells(cells: list[Cell]) -> list[Figure]:
-    return [Figure(None, "") if c.value is None else Figure(c.value, str(c.value)) for c in cells]
-
-
 def requests_per_week(ctx: Ctx, program: Program, span: Period) -> Report:
-    week = _week_of(SupportRequest.created_at, span)
-    rows = _grouped(
+    week = week_of(SupportRequest.created_at, span)
+    rows = grouped(
         ctx,
         select(week.label("week"), SupportRequest.channel.label("channel")).where(
-            SupportRequest.program_id == program.id, _in(SupportRequest.created_at, span)
+            SupportRequest.program_id == program.id, within(SupportRequest.created_at, span)
         ),
     )
     channels = sorted({channel for _, channel, _ in rows}) or ["api"]
@@ -155,30 +62,30 @@ def requests_per_week(ctx: Ctx, program: Program, span: Period) -> Report:
         row_header="Week starting",
         columns=[*channels, "All channels"],
         rows=[
-            Row(label, _cells([*cells, grid.row_totals[n]]))
+            Row(label, figures([*cells, grid.row_totals[n]]))
             for n, (label, cells) in enumerate(
-                zip(_week_labels(span, program), grid.cells, strict=True)
+                zip(week_labels(span, program), grid.cells, strict=True)
             )
         ],
-        total=Row("All weeks", _cells([*grid.column_totals, grid.total])),
+        total=Row("All weeks", figures([*grid.column_totals, grid.total])),
         chart_columns=list(range(len(channels))),
     )
 
 
 def answered_per_week(ctx: Ctx, program: Program, span: Period) -> Report:
-    week = _week_of(SupportRequest.created_at, span)
+    week = week_of(SupportRequest.created_at, span)
     answered = case((SupportRequest.matched_at.is_not(None), 0), else_=1)
-    rows = _grouped(
+    rows = grouped(
         ctx,
         select(week.label("week"), answered.label("answered")).where(
-            SupportRequest.program_id == program.id, _in(SupportRequest.created_at, span)
+            SupportRequest.program_id == program.id, within(SupportRequest.created_at, span)
         ),
     )
     counts = [[0, 0] for _ in span.weeks]
     for index, column, count in rows:
         counts[index][column] += count
     grid = suppress_grid(counts, program.min_report_group)
-    labels = _week_labels(span, program)
+    labels = week_labels(span, program)
     return Report(
         name="answered",
         title="Share of requests answered",
@@ -188,13 +95,16 @@ def answered_per_week(ctx: Ctx, program: Program, span: Period) -> Report:
         rows=[
             Row(
                 labels[n],
-                [*_cells([*cells, grid.row_totals[n]]), _share(cells[0], grid.row_totals[n])],
+                [*figures([*cells, grid.row_totals[n]]), _share(cells[0], grid.row_totals[n])],
             )
             for n, cells in enumerate(grid.cells)
         ],
         total=Row(
             "All weeks",
-            [*_cells([*grid.column_totals, grid.total]), _share(grid.column_totals[0], grid.total)],
+            [
+                *figures([*grid.column_totals, grid.total]),
+                _share(grid.column_totals[0], grid.total),
+            ],
         ),
         chart_columns=[0, 1],
     )
@@ -210,13 +120,13 @@ def _share(part: Cell, whole: Cell) -> Figure:
 
 
 def response_times(ctx: Ctx, program: Program, span: Period) -> Report:
-    minutes = _minutes(ctx, SupportRequest.matched_at, SupportRequest.created_at)
+    minutes = minutes_between(ctx, SupportRequest.matched_at, SupportRequest.created_at)
     talk_now = (
         (SupportRequest.program_id == program.id)
         & (SupportRequest.urgency == "now")
-        & _in(SupportRequest.created_at, span)
+        & within(SupportRequest.created_at, span)
     )
-    histogram = _grouped(
+    histogram = grouped(
         ctx, select(case((SupportRequest.matched_at.is_(None), -1), else_=minutes)).where(talk_now)
     )
     counts = [0] * len(RESPONSE_BUCKETS)
@@ -230,9 +140,9 @@ def response_times(ctx: Ctx, program: Program, span: Period) -> Report:
         row_header="Time to accept",
         columns=["Requests"],
         rows=[
-            Row(label, _cells([cell])) for label, cell in zip(RESPONSE_BUCKETS, parts, strict=True)
+            Row(label, figures([cell])) for label, cell in zip(RESPONSE_BUCKETS, parts, strict=True)
         ],
-        total=Row("All talk-now requests", _cells([total])),
+        total=Row("All talk-now requests", figures([total])),
         unit="requests",
     )
     answered = [(value, count) for value, count in histogram if value >= 0]
@@ -271,7 +181,7 @@ def sessions_per_supporter(ctx: Ctx, program: Program, span: Period) -> Report:
         select(SupportRequest.supporter_id.label("sid"), func.count().label("n"))
         .where(
             SupportRequest.program_id == program.id,
-            _in(SupportRequest.matched_at, span),
+            within(SupportRequest.matched_at, span),
             SupportRequest.outcome.is_(None) | (SupportRequest.outcome == "completed"),
         )
         .group_by(SupportRequest.supporter_id)
@@ -279,7 +189,7 @@ def sessions_per_supporter(ctx: Ctx, program: Program, span: Period) -> Report:
     )
     held = func.coalesce(sessions.c.n, 0)
     band = case((held == 0, 0), (held <= 2, 1), (held <= 5, 2), else_=3)
-    rows = _grouped(
+    rows = grouped(
         ctx,
         select(band.label("band"))
         .select_from(Supporter)
@@ -296,20 +206,20 @@ def sessions_per_supporter(ctx: Ctx, program: Program, span: Period) -> Report:
         about="How many supporters held how many sessions (chats and bookings) in the period.",
         row_header="Sessions held",
         columns=["Supporters"],
-        rows=[Row(label, _cells([cell])) for label, cell in zip(BANDS, parts, strict=True)],
-        total=Row("All supporters", _cells([total])),
+        rows=[Row(label, figures([cell])) for label, cell in zip(BANDS, parts, strict=True)],
+        total=Row("All supporters", figures([total])),
         unit="supporters",
     )
 
 
 def utilisation(ctx: Ctx, program: Program, span: Period) -> Report:
-    week = _week_of(Booking.starts_at, span)
-    length = _minutes(ctx, Booking.ends_at, Booking.starts_at)
+    week = week_of(Booking.starts_at, span)
+    length = minutes_between(ctx, Booking.ends_at, Booking.starts_at)
     booked = [0] * len(span.weeks), [0] * len(span.weeks)
     inner = select(week.label("week"), length.label("minutes")).where(
         Booking.program_id == program.id,
         Booking.status != "cancelled",
-        _in(Booking.starts_at, span),
+        within(Booking.starts_at, span),
     )
     sub = inner.subquery()
     for index, count, minutes in ctx.session.execute(
@@ -319,7 +229,7 @@ def utilisation(ctx: Ctx, program: Program, span: Period) -> Report:
     offered, people = _available(ctx, program, span)
     rows = []
     k = program.min_report_group
-    for n, label in enumerate(_week_labels(span, program)):
+    for n, label in enumerate(week_labels(span, program)):
         hours = _hours(booked[1][n] / 60, suppress_alone(booked[0][n], k))
         free = _hours(offered[n], suppress_alone(people[n], k))
         rows.append(Row(label, [hours, free, _percent(hours, free)]))
@@ -377,7 +287,7 @@ def feedback(ctx: Ctx, program: Program, span: Period) -> Report:
     zone = ZoneInfo(program.time_zone)
     first = span.weeks[0].start.astimezone(zone).date()
     last = span.weeks[-1].end.astimezone(zone).date() - timedelta(days=1)
-    rows = _grouped(
+    rows = grouped(
         ctx,
         select(Feedback.rating).where(
             Feedback.program_id == program.id, Feedback.submitted_on.between(first, last)
@@ -393,8 +303,8 @@ def feedback(ctx: Ctx, program: Program, span: Period) -> Report:
         about="Ratings given after sessions (1 = poor, 5 = very good); never linked to a session.",
         row_header="Rating",
         columns=["Ratings"],
-        rows=[Row(f"{n + 1} of 5", _cells([cell])) for n, cell in enumerate(parts)],
-        total=Row("All ratings", _cells([total])),
+        rows=[Row(f"{n + 1} of 5", figures([cell])) for n, cell in enumerate(parts)],
+        total=Row("All ratings", figures([total])),
         unit="ratings",
     )
 

@@ -21,7 +21,7 @@ from tests.conftest import make_app
 from tests.helpers import EVERY_WEEKDAY, World, make_world, system_ctx
 from tests.live_server import live_server
 
-PASSWORD = "correct horse battery staple"  # noqa: S105 - a test account's password
+PASSWORD = "correct horse battery staple"
 EMAILS = {
     "admin": "admin@acme.test",
     "coordinator": "coordinator@acme.test",

@@ -8,7 +8,7 @@ import io
 import pytest
 
 from core.errors import Forbidden
-from core.services import programs, reports
+from core.services import programs, report_tables, reports
 from tests.helpers import auth, request_body, system_ctx
 
 ANSWERED, UNANSWERED, RATINGS = 7, 2, [5, 5, 5, 5, 5, 4]
@@ -58,7 +58,7 @@ def build(console, only=None):
     ctx = system_ctx(console.app)
     with ctx.session:
         program = programs.get_program(ctx, "acme")
-        span = reports.period(program, ctx.now, None, None)
+        span = report_tables.period(program, ctx.now, None, None)
         return {r.name: r for r in reports.build(ctx, program, span, only)}
 
 
@@ -110,7 +110,7 @@ def test_supporters_may_not_read_reports(console):
     ctx = system_ctx(console.app)
     with ctx.session:
         program = programs.get_program(ctx, "acme")
-        span = reports.period(program, ctx.now, None, None)
+        span = report_tables.period(program, ctx.now, None, None)
         supporter = type(ctx)(ctx.session, type(ctx.principal)("supporter", program.id), ctx.now)
         with pytest.raises(Forbidden):
             reports.build(supporter, program, span)
