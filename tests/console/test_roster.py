@@ -146,6 +146,7 @@ def test_edit_supporter_and_bad_edit_stores_nothing(console: Console) -> None:
     path = f"{console.base()}/roster/{sid(console, 'Birch')}"
     form = text(client.get(path))
     assert 'value="Birch"' in form and 'value="es" checked' in form
+    assert f'{console.base()}/supporters/{sid(console, "Birch")}/availability"' in form
     fields = {**NEW, "alias": "Birch", "languages": "es", "weekly_cap": "3", "email": ""}
     bad = console.post(client, path, **{**fields, "concurrent_cap": "99", "alias": "Birchy"})
     assert bad.status_code == 422 and "at most 20" in text(bad)
