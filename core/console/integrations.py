@@ -1,9 +1,124 @@
-"""Console pages: integrations (being built)."""
+"""Integrations: delivery health with dead letters to retry, and panels the plugins contribute.
+
+Plugins add a panel from their init hook with `add_panel(host.app, panel)`; a panel is a
+function of (unit of work, program) that says what to show. This module is part of the
+core's public surface, so plugins may import it (they never see the console's views).
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Blueprint, Flask, current_app, flash, g, redirect, render_template, url_for
+
+from core.console.session import ctx, page, section
+from core.errors import Conflict, NotFound
+from core.models import Delivery, Program
+from core.services import dead_letters
+from core.services.access import Ctx
+
+log = logging.getLogger(__name__)
+PANELS = "peerline_console_panels"
+
+
+@dataclass(frozen=True)
+class PanelProgram:
+    """What a panel learns of the program it is shown for."""
+
+    id: uuid.UUID
+    slug: str
+    name: str
+    kind: str
+
+
+@dataclass(frozen=True)
+class PanelInfo:
+    """One plugin's box on the page: facts as (label, value), links as (label, url), notes.
+
+    Never a secret or a token: everything here is shown to the program's admins.
+    """
+
+    title: str
+    rows: tuple[tuple[str, str], ...] = ()
+    links: tuple[tuple[str, str], ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+ConsolePanel = Callable[[Ctx, PanelProgram], PanelInfo | None]
+"""A plugin's panel; None when it has nothing to say for this program.
+
+The Ctx is the signed-in admin's unit of work, for core services; a panel reading the
+plugin's own tables through the engine must not keep the Ctx's session in a transaction.
+"""
+
+
+def add_panel(app: Flask, panel: ConsolePanel) -> None:
+    """Show `panel` on every program's Integrations page (plugins call it from their hook)."""
+    panels: list[ConsolePanel] = app.extensions.setdefault(PANELS, [])
+    panels.append(panel)
+
+
+def panels_of(app: Flask) -> list[ConsolePanel]:
+    return list(app.extensions.get(PANELS, []))
 
 
 def register(bp: Blueprint) -> None:
-    """Add this area's pages to the console blueprint (and core.console.session.section)."""
+    bp.add_url_rule("/p/<slug>/integrations", "integrations", show, methods=["GET"])
+    bp.add_url_rule(
+        "/p/<slug>/integrations/deliveries/<uuid:delivery_id>/retry",
+        "integrations_retry",
+        retry,
+        methods=["POST"],
+    )
+    section("console.integrations", "Integrations", "admin")
+
+
+@page("admin")
+def show(slug: str) -> Any:
+    program: Program = g.program
+    unit = ctx()
+    # end this request's transaction first: panels read through their own connections, and
+    # on SQLite an open transaction here would lock them out
+    unit.session.commit()
+    panels = _panels(unit, program)
+    return render_template(
+        "console/integrations.html",
+        summary=dead_letters.summary(unit, program),
+        dead=dead_letters.dead(unit, program),
+        panels=panels,
+    )
+
+
+@page("admin")
+def retry(slug: str, delivery_id: uuid.UUID) -> Any:
+    unit = ctx()
+    found = unit.session.get(Delivery, delivery_id)
+    if found is None or found.program_id != g.program.id:
+        raise NotFound("no such message in this program", field="delivery_id")
+    try:
+        dead_letters.retry(unit, delivery_id)
+    except Conflict as conflict:
+        unit.session.rollback()
+        flash(f"Not retried: {conflict}.", "error")
+    else:
+        flash(f"The {found.kind} message will be sent again.", "status")
+    return redirect(url_for("console.integrations", slug=slug))
+
+
+def _panels(unit: Ctx, program: Program) -> list[PanelInfo]:
+    """Each plugin's panel; one that fails is replaced by a notice, never a broken page."""
+    seen = PanelProgram(program.id, program.slug, program.name, program.kind)
+    shown: list[PanelInfo] = []
+    for panel in panels_of(current_app):
+        try:
+            info = panel(unit, seen)
+        except Exception:
+            log.exception("console panel %r failed", getattr(panel, "__name__", panel))
+            info = PanelInfo("An integration", notes=("This panel could not be shown just now.",))
+        if info is not None:
+            shown.append(info)
+    return shown

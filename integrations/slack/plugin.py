@@ -10,7 +10,7 @@ from slack_bolt import App
 from slack_sdk import WebClient
 
 from core.plugins import PluginHost
-from integrations.slack import feedback, oauth, offers, relay, requester
+from integrations.slack import console_panel, feedback, oauth, offers, relay, requester
 from integrations.slack.app import blueprint, make_bolt_app
 from integrations.slack.channel import SDK_LOG, SlackChannel
 from integrations.slack.ledger import DatabaseEventLedger
@@ -29,6 +29,7 @@ def init_app(host: PluginHost) -> None:
     """A bad SLACK_* raises ConfigError here, so start-up fails naming the variable."""
     host.add_command(slack_group)
     settings = load_slack_settings()
+    console_panel.register(host, settings)  # the console's Integrations page
     if settings.single_workspace:
         bolt_app = make_bolt_app(settings, host.runtime, ledger=DatabaseEventLedger(host.runtime))
         channel = SlackChannel(host.runtime, client_factory(settings))

@@ -1,4 +1,5 @@
-"""The Teams plugin's hook: the `teams` commands always; the bot when TEAMS_* are set."""
+"""The Teams plugin's hook: the `teams` commands always; the bot when TEAMS_* are set;
+"Sign in with Microsoft" on the console when TEAMS_CONSOLE_CLIENT_ID/SECRET are set."""
 
 from __future__ import annotations
 
@@ -6,11 +7,12 @@ import logging
 from datetime import timedelta
 
 from core.plugins import PluginHost
-from integrations.teams import meetings
+from integrations.teams import console_panel, meetings
 from integrations.teams.auth import BotAuthenticator
 from integrations.teams.bot import Bot, blueprint
 from integrations.teams.channel import Proactive, TeamsChannel
 from integrations.teams.connector import BotConnector
+from integrations.teams.console_sign_in import entra_sign_in
 from integrations.teams.free_busy import FreeBusy
 from integrations.teams.graph import GraphClient
 from integrations.teams.manifest import teams_group
@@ -25,6 +27,10 @@ def init_app(host: PluginHost) -> None:
     """A bad TEAMS_* raises ConfigError here, so start-up fails naming the variable."""
     host.add_command(teams_group)
     settings = load_teams_settings()
+    console_panel.register(host, settings)  # the console's Integrations page
+    sign_in = entra_sign_in(settings, host.runtime.clock.now)
+    if sign_in is not None:
+        host.add_sign_in(sign_in)
     if not settings.configured:
         log.debug("Teams is off: TEAMS_APP_ID, TEAMS_APP_PASSWORD and TEAMS_TENANT_ID not all set")
         return

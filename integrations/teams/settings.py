@@ -14,6 +14,7 @@ GRAPH_URL = "https://graph.microsoft.com/v1.0"
 PUBLIC_SERVICE_URL = "https://smba.trafficmanager.net/teams/"
 AUTHORITY_HOST = "https://login.microsoftonline.com"
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+MULTI_TENANT = frozenset({"common", "organizations", "consumers"})
 
 
 class TeamsSettings(BaseSettings):
@@ -43,6 +44,9 @@ class TeamsSettings(BaseSettings):
     graph_url: str = GRAPH_URL
     authority_host: str = AUTHORITY_HOST
     """Entra ID's host; sovereign clouds differ (login.microsoftonline.us, …)."""
+    console_client_id: str | None = None
+    """The app registration behind "Sign in with Microsoft" on the console (not the bot's)."""
+    console_client_secret: SecretStr | None = None
 
     @field_validator("openid_metadata_url", "graph_url", "authority_host")
     @classmethod
@@ -59,6 +63,28 @@ class TeamsSettings(BaseSettings):
         if parts.scheme != "https" or (parts.hostname or "") not in self.service_hosts:
             raise ValueError("TEAMS_SERVICE_URL must be https on a host in TEAMS_SERVICE_HOSTS")
         return self
+
+    @model_validator(mode="after")
+    def _console_sign_in_complete(self) -> TeamsSettings:
+        """Half a sign-in setup fails start-up naming what is missing, not silently off."""
+        if self.console_client_id is None and self.console_client_secret is None:
+            return self
+        if self.console_client_secret is None:
+            raise ValueError("TEAMS_CONSOLE_CLIENT_SECRET is needed with TEAMS_CONSOLE_CLIENT_ID")
+        if self.console_client_id is None:
+            raise ValueError("TEAMS_CONSOLE_CLIENT_ID is needed with TEAMS_CONSOLE_CLIENT_SECRET")
+        tenant = self.tenant_id or ""
+        if not tenant or tenant.lower() in MULTI_TENANT or "." in tenant:
+            raise ValueError(
+                "TEAMS_TENANT_ID must be your directory (tenant) ID for console sign-in, "
+                "not empty, a domain name or common/organizations/consumers"
+            )
+        return self
+
+    @property
+    def console_sign_in(self) -> bool:
+        """The console offers "Sign in with Microsoft": its client id, secret and tenant are set."""
+        return self.console_client_id is not None and self.console_client_secret is not None
 
     @property
     def configured(self) -> bool:
