@@ -66,6 +66,31 @@ class Console:
         return f"/console/p/{self.world.slug}"
 
 
+def other_program_client(console: Console, role: str = "admin") -> FlaskClient:
+    """A client signed in as `role` of a second program, `globex` (made once)."""
+    check = system_ctx(console.app)
+    with check.session:
+        exists = any(p.slug == "globex" for p in programs.list_programs(check))
+    if not exists:
+        make_world(console.app, console.app.test_client(), slug="globex", name="Globex")
+    ctx = system_ctx(console.app)
+    with ctx.session:
+        email = f"{role}@globex.test"
+        accounts.create(
+            ctx,
+            email=email,
+            role=role,
+            display_name=f"Globex {role}",
+            program_id=programs.get_program(ctx, "globex").id,
+            password=PASSWORD,
+        )
+        ctx.session.commit()
+    client = console.app.test_client()
+    signed = console.post(client, "/console/sign-in", email=email, password=PASSWORD)
+    assert signed.status_code == 302, signed.get_data(as_text=True)
+    return client
+
+
 def add_accounts(app: Flask, world: World) -> None:
     ctx = system_ctx(app)
     with ctx.session:

@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import select
 
 from core.models import AuditEvent, Supporter
-from core.schemas.programs import PolicyPatch, ProgramIn, ProgramPatch
+from core.schemas.programs import PolicyPatch, ProgramPatch
 from core.schemas.supporters import TrainingIn
-from core.services import accounts, programs, roster
-from tests.console.conftest import PASSWORD, Console
+from core.services import programs, roster
+from tests.console.conftest import Console, other_program_client
 from tests.helpers import system_ctx
 
 NEW = {
@@ -217,34 +217,7 @@ def test_supporter_is_refused_and_signed_out_sent_to_sign_in(console: Console) -
 
 
 def test_admin_of_another_program_gets_404(console: Console) -> None:
-    ctx = system_ctx(console.app)
-    with ctx.session:
-        other = programs.create_program(
-            ctx,
-            ProgramIn.model_validate(
-                {
-                    "slug": "globex",
-                    "name": "Globex",
-                    "kind": "workplace",
-                    "time_zone": "UTC",
-                    "topics": ["stress"],
-                    "languages": ["en"],
-                    "modes": ["text"],
-                },
-                strict=False,
-            ),
-        )
-        accounts.create(
-            ctx,
-            email="admin@globex.test",
-            role="admin",
-            display_name="Globex admin",
-            program_id=other.id,
-            password=PASSWORD,
-        )
-        ctx.session.commit()
-    client = console.client(None)
-    console.post(client, "/console/sign-in", email="admin@globex.test", password=PASSWORD)
+    client = other_program_client(console)
     assert client.get("/console/p/globex/roster").status_code == 200
     assert client.get(console.base() + "/roster").status_code == 404
     ash = f"/console/p/globex/roster/{sid(console, 'Ash')}"

@@ -5,9 +5,9 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from core.models import AuditEvent, ConsoleAccount, ConsoleSession
-from core.services import accounts, programs
+from core.services import accounts
 from core.services.accounts import WRONG
-from tests.console.conftest import EMAILS, PASSWORD, Console
+from tests.console.conftest import EMAILS, PASSWORD, Console, other_program_client
 from tests.helpers import system_ctx
 
 SIGN_IN = "/console/sign-in"
@@ -110,24 +110,7 @@ def test_a_session_ends_after_eight_idle_hours_and_a_day_at_most(console):
 
 
 def test_an_account_sees_only_its_own_program(console):
-    ctx = system_ctx(console.app)
-    with ctx.session:
-        other = programs.create_program(
-            ctx,
-            programs.ProgramIn.model_validate(
-                {"slug": "globex", "name": "Globex", "kind": "workplace", "time_zone": "UTC"}
-            ),
-        )
-        accounts.create(
-            ctx,
-            email="admin@globex.test",
-            role="admin",
-            display_name="Globex admin",
-            program_id=other.id,
-            password=PASSWORD,
-        )
-        ctx.session.commit()
-    client, _ = sign_in(console, "admin@globex.test", PASSWORD)
+    client = other_program_client(console)
     assert client.get("/console/p/acme/").status_code == 404
     assert client.get("/console/").headers["Location"] == "/console/p/globex/"
     operator = console.client("operator")
