@@ -9,6 +9,7 @@ from typing import Any
 from flask import Flask
 from flask.testing import FlaskClient
 
+from core.notify import deliveries
 from core.runtime import runtime
 from core.schemas.programs import ProgramIn
 from core.services import access, programs, tokens
@@ -121,3 +122,14 @@ def request_body(**fields: Any) -> dict[str, Any]:
         "language": "en",
         **fields,
     }
+
+
+def drain_until_quiet(app: Flask, rounds: int = 5) -> list[str]:
+    """What workers do with everything due now, including what sending it decided."""
+    current, done = runtime(app), []
+    for _ in range(rounds):
+        due = deliveries.due(current)
+        if not due:
+            break
+        done += [deliveries.attempt(current, d).status for d in due]
+    return done

@@ -12,7 +12,7 @@ from flask import Blueprint, g, render_template, request
 
 from core.console.session import ctx, page, section
 from core.models import AuditEvent, Program
-from core.services import audit_search
+from core.services import audit
 
 PAGE_SIZE = 50
 MAX_OFFSET = 100_000
@@ -51,7 +51,7 @@ def show(slug: str) -> Any:
     filters = read_filters(ZoneInfo(program.time_zone))
     events: list[AuditEvent] = []
     if not filters.errors:
-        events = audit_search.search(
+        events = audit.list_events(
             unit,
             program.id,
             action=filters.action or None,
@@ -67,7 +67,7 @@ def show(slug: str) -> Any:
         events=[_row(e, program) for e in events[:PAGE_SIZE]],
         more=len(events) > PAGE_SIZE,
         page_size=PAGE_SIZE,
-        actions=audit_search.actions(unit, program.id),
+        actions=audit.actions(unit, program.id),
         roles=ACTOR_ROLES,
     )
     return html, 422 if filters.errors else 200

@@ -87,6 +87,8 @@ def error_page(status: int, message: str) -> tuple[str, int]:
 
 @bp.before_request
 def _load_account() -> Response | None:
+    if request.endpoint == "console.static":
+        return None  # a style sheet needs no session look-up
     found = accounts.resume(ctx(), request.cookies.get(COOKIE))
     if found is not None:
         g.account, g.principal = found

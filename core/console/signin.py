@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 from typing import Any
 
 from flask import (
@@ -24,7 +23,6 @@ from core.models import ConsoleAccount
 from core.runtime import runtime
 from core.services import accounts
 
-log = logging.getLogger(__name__)
 KEPT = "console_sso"
 
 

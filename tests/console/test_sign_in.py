@@ -138,6 +138,12 @@ def test_a_disabled_account_is_signed_out_at_once(console):
     assert sign_in(console, EMAILS["coordinator"], PASSWORD)[1].status_code == 401
 
 
+def test_the_style_sheet_loads_signed_out_too(console):
+    with console.client().get("/console/static/console.css") as sheet:
+        assert sheet.status_code == 200 and sheet.mimetype == "text/css"
+        assert ".error" in sheet.get_data(as_text=True)
+
+
 def test_console_pages_carry_strict_headers(console):
     page = console.client("admin").get("/console/p/acme/")
     policy = page.headers["Content-Security-Policy"]

@@ -24,7 +24,6 @@ from sqlalchemy import select
 from core.clock import FrozenClock
 from core.errors import ConfigError
 from core.models import Delivery
-from core.notify import deliveries
 from core.notify.outbox import outbox_of
 from core.runtime import runtime
 from core.services import identities, lms_sync_data, programs
@@ -37,7 +36,8 @@ from tests.conftest import make_app
 from tests.fakes.canvas import FakeCanvas
 from tests.fakes.channel import RecordingChannel
 from tests.fakes.smtp import make_certificates
-from tests.helpers import World, auth, make_world, system_ctx
+from tests.helpers import World, auth, make_world, request_body, system_ctx
+from tests.helpers import drain_until_quiet as drain
 
 COURSE = "42"
 CLIENT_ID, CLIENT_SECRET = "10000000000042", "canvas-secret-never-shown"
@@ -129,17 +129,6 @@ def sync_round(stack: Stack) -> dict[str, int]:
     """The worker's next tick once the poll interval has passed."""
     stack.clock.advance(minutes=5)
     return runtime(stack.app).jobs.tick()
-
-
-def drain(app: Flask) -> list[str]:
-    """What workers do with everything due now, including what sending it decided."""
-    current, done = runtime(app), []
-    for _ in range(5):
-        due = deliveries.due(current)
-        if not due:
-            break
-        done += [deliveries.attempt(current, d).status for d in due]
-    return done
 
 
 def starts(stack: Stack) -> list[str]:
@@ -352,17 +341,14 @@ def test_a_reservation_of_a_time_taken_meanwhile_is_released_with_the_reason(con
     runtime(stack.app).jobs.tick()
     taken = stack.world.client.post(
         "/api/v1/requests",
-        json={
-            "program": "acme",
-            "topic": "stress",
-            "urgency": "scheduled",
-            "mode": "video",
-            "language": "en",
-            "slot": {
+        json=request_body(
+            urgency="scheduled",
+            mode="video",
+            slot={
                 "supporter_id": stack.world.supporters["Ash"]["id"],
                 "starts_at": f"{THU}T10:00:00Z",
             },
-        },
+        ),
     )
     assert taken.status_code == 201, taken.json
     reservation = stack.canvas.reserve(slot_at(stack, 10), STUDENT)

@@ -18,7 +18,6 @@ from sqlalchemy import select
 from core.clock import FrozenClock
 from core.errors import ConfigError
 from core.models import Delivery
-from core.notify import deliveries
 from core.notify.outbox import outbox_of
 from core.runtime import runtime
 from core.services import lms_sync_data
@@ -30,7 +29,8 @@ from tests.conftest import make_app
 from tests.fakes.channel import RecordingChannel
 from tests.fakes.moodle import FakeMoodle
 from tests.fakes.smtp import make_certificates
-from tests.helpers import World, auth, make_world, system_ctx
+from tests.helpers import World, auth, make_world, request_body, system_ctx
+from tests.helpers import drain_until_quiet as drain
 
 TOKEN = "moodle-wstoken-never-shown"
 THU_10 = datetime(2026, 3, 5, 10, tzinfo=UTC)
@@ -81,16 +81,6 @@ def make_stack(database_url, tmp_path: Path, clock):
 @pytest.fixture
 def stack(make_stack) -> Stack:
     return make_stack()
-
-
-def drain(app: Flask) -> list[str]:
-    current, done = runtime(app), []
-    for _ in range(5):
-        due = deliveries.due(current)
-        if not due:
-            break
-        done += [deliveries.attempt(current, d).status for d in due]
-    return done
 
 
 def book(stack: Stack, subject: str | None = None, at: datetime = THU_10) -> uuid.UUID:
@@ -167,17 +157,14 @@ def test_only_this_moodles_students_get_events(stack):
     book(stack, subject="https://canvas.example.edu 17")
     anonymous = stack.world.client.post(
         "/api/v1/requests",
-        json={
-            "program": "acme",
-            "topic": "stress",
-            "urgency": "scheduled",
-            "mode": "video",
-            "language": "en",
-            "slot": {
+        json=request_body(
+            urgency="scheduled",
+            mode="video",
+            slot={
                 "supporter_id": stack.world.supporters["Ash"]["id"],
                 "starts_at": "2026-03-05T12:00:00Z",
             },
-        },
+        ),
     )
     assert anonymous.status_code == 201, anonymous.json
     drain(stack.app)

@@ -17,7 +17,6 @@ from sqlalchemy import select
 from core.channels.email_messages import build_message, text_body
 from core.errors import ConfigError
 from core.models import Delivery, ExternalBusy
-from core.notify import deliveries
 from core.notify.outbox import outbox_of
 from core.notify.plain import render
 from core.runtime import runtime
@@ -30,6 +29,7 @@ from tests.conftest import make_app
 from tests.fakes.channel import RecordingChannel
 from tests.fakes.graph import FakeGraph
 from tests.helpers import World, auth, make_world, system_ctx
+from tests.helpers import drain_until_quiet as drain
 from tests.teams.conftest import APP_ID, SECRET, TENANT, entra_on_loopback, tokens_from
 
 ASH, BIRCH = "aad-ash", "aad-birch"
@@ -86,17 +86,6 @@ def make_stack(database_url, tmp_path: Path, clock):
 @pytest.fixture
 def stack(make_stack) -> Stack:
     return make_stack()
-
-
-def drain(app: Flask) -> list[str]:
-    """What workers do with everything due now, including what sending it decided."""
-    current, done = runtime(app), []
-    for _ in range(5):
-        due = deliveries.due(current)
-        if not due:
-            break
-        done += [deliveries.attempt(current, d).status for d in due]
-    return done
 
 
 def ask(stack: Stack, mode: str = "video") -> dict[str, Any]:
