@@ -144,9 +144,6 @@ def changes(form: SettingsForm, program: Program) -> ProgramPatch | None:
     current = form_of(program)
     now_typed, _ = _typed(current)
     policy = {k: v for k, v in wanted["policy"].items() if now_typed["policy"].get(k) != v}
-    if not wanted["policy"].get("notify_email") and current.values["notify_email"]:
-        form.errors["notify_email"] = "It cannot be removed here; enter another address instead."
-        return None
     body: dict[str, Any] = {k: v for k, v in wanted.items() if k != "policy" and v != now_typed[k]}
     if policy:
         body["policy"] = policy

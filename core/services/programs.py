@@ -90,6 +90,10 @@ def create_program(ctx: Ctx, data: ProgramIn) -> Program:
     return program
 
 
+NULLABLE = frozenset({"notify_email"})
+"""Settings a patch may clear with null; every other one always has a value."""
+
+
 def update_program(ctx: Ctx, slug: str, patch: ProgramPatch) -> Program:
     program = get_program(ctx, slug)
     require(ctx.principal, program.id, "admin")
@@ -97,7 +101,7 @@ def update_program(ctx: Ctx, slug: str, patch: ProgramPatch) -> Program:
     if patch.policy is not None:
         changes.update(patch.policy.model_dump(mode="json", exclude_unset=True))
     for name, value in changes.items():
-        if value is None:
+        if value is None and name not in NULLABLE:
             raise ValidationFailed(f"{name}: may not be null", field=name)
     for name, value in changes.items():
         setattr(program, name, value)

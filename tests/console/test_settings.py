@@ -107,6 +107,17 @@ def test_admin_changes_policies_and_offerings_and_it_is_audited(console):
     assert "horizon_days" not in event.details["fields"]  # only what changed
 
 
+def test_the_coordinators_mailbox_can_be_emptied(console):
+    client = console.client("admin")
+    assert save(console, client, notify_email="coordinators@acme.test").status_code == 302
+    answer = save(console, client, notify_email="")
+    assert answer.status_code == 302, answer.get_data(as_text=True)
+    assert current(console).policy.notify_email is None
+    assert 'id="notify_email" name="notify_email" type="email" value=""' in client.get(
+        f"{console.base()}/settings"
+    ).get_data(as_text=True)
+
+
 def test_saving_without_changes_stores_nothing(console):
     client = console.client("admin")
     answer = save(console, client)

@@ -133,3 +133,21 @@ def test_reminder_and_notice_policy_round_trips_and_bad_values_name_their_field(
         refused = client.patch("/api/v1/programs/acme", json={"policy": bad}, headers=admin)
         assert refused.status_code == 422 and refused.json["error"]["field"] == field, bad
     assert client.get("/api/v1/programs/acme", headers=admin).json["policy"] == policy
+
+
+def test_the_coordinators_mailbox_can_be_cleared_but_no_other_policy_can_be_null(journey):
+    app, world, _server = journey
+    client = app.test_client()
+    admin = auth(world.admin)
+    set_ = {"policy": {"notify_email": "lead@acme.test"}}
+    assert client.patch("/api/v1/programs/acme", json=set_, headers=admin).status_code == 200
+    cleared = client.patch(
+        "/api/v1/programs/acme", json={"policy": {"notify_email": None}}, headers=admin
+    )
+    assert cleared.status_code == 200, cleared.json
+    assert cleared.json["policy"]["notify_email"] is None
+    refused = client.patch(
+        "/api/v1/programs/acme", json={"policy": {"session_minutes": None}}, headers=admin
+    )
+    assert refused.status_code == 422 and refused.json["error"]["field"] == "session_minutes"
+    assert client.get("/api/v1/programs/acme", headers=admin).json["policy"]["session_minutes"]
