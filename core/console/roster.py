@@ -24,6 +24,7 @@ TRAINING_STATES = ("current", "expiring", "lapsed", "missing")
 TRAINING_BADGE = {"current": "good", "expiring": "warn", "lapsed": "bad", "missing": "bad"}
 LISTS = ("languages", "topics", "modes")
 PLATFORMS = ("email", "slack", "teams")
+PAGE_SIZE = 50
 FIELDS = ("alias", "external_ref", "time_zone", "weekly_cap", "concurrent_cap", *PLATFORMS)
 Errors = dict[str, str]
 
@@ -75,6 +76,10 @@ def roster_list(slug: str) -> Any:
         query = SupporterQuery()
     if training and training not in TRAINING_STATES:
         errors["training"] = f"choose one of {', '.join(TRAINING_STATES)}"
+    number = request.args.get("page", "1").strip() or "1"
+    if not (number.isdigit() and 1 <= int(number) <= 10_000):
+        errors["page"] = "The page number is not valid; start again from the first page."
+        number = "1"
     on = today(program)
     rows = []
     for s in roster.list_supporters(ctx(), program, query):
@@ -84,9 +89,20 @@ def roster_list(slug: str) -> Any:
     if errors:
         rows = []
     filters = {**args, "q": search, "training": training}
+    first = (int(number) - 1) * PAGE_SIZE
+    kept = {k: v for k, v in filters.items() if v}
     return render_template(
         "console/roster.html",
-        rows=rows,
+        rows=rows[first : first + PAGE_SIZE],
+        total=len(rows),
+        first=first,
+        page_number=int(number),
+        pages={
+            "prev": {**kept, "page": int(number) - 1} if first > 0 else None,
+            "next": {**kept, "page": int(number) + 1}
+            if first + PAGE_SIZE < len(rows)
+            else None,
+        },
         filters=filters,
         errors=errors,
         states=TRAINING_STATES,

@@ -9,7 +9,7 @@ from typing import Any, TypeVar, cast
 
 from flask import Blueprint, Response, g, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError, generate_csrf, validate_csrf
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from wtforms.validators import ValidationError
 
 from core.errors import NotFound, PeerLineError
@@ -85,10 +85,21 @@ def error_page(status: int, message: str) -> tuple[str, int]:
     return render_template("console/error.html", status=status, message=message), status
 
 
+LARGE_POSTS: dict[str, int] = {}
+"""Endpoints whose posts may exceed the app's request limit, and their own limit in bytes."""
+
+
+def allow_large_post(endpoint: str, limit: int) -> None:
+    """Let posts to `endpoint` (a file upload) be up to `limit` bytes, form fields included."""
+    LARGE_POSTS[endpoint] = limit
+
+
 @bp.before_request
 def _load_account() -> Response | None:
     if request.endpoint == "console.static":
         return None  # a style sheet needs no session look-up
+    if request.endpoint in LARGE_POSTS:  # before anything reads the form
+        request.max_content_length = request.max_form_memory_size = LARGE_POSTS[request.endpoint]
     found = accounts.resume(ctx(), request.cookies.get(COOKIE))
     if found is not None:
         g.account, g.principal = found
@@ -134,6 +145,16 @@ def _domain_error(error: PeerLineError) -> tuple[str, int]:
 @bp.errorhandler(CSRFError)
 def _csrf_error(_error: CSRFError) -> tuple[str, int]:
     return error_page(400, _csrf_message())
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def _too_large(_error: RequestEntityTooLarge) -> tuple[str, int]:
+    limit = request.max_content_length or 0
+    return error_page(
+        413,
+        f"What you sent is too large: this form takes at most {limit // 1024} KB. "
+        "Nothing was changed. Go back and send a smaller file or split it in parts.",
+    )
 
 
 @bp.errorhandler(HTTPException)
