@@ -79,7 +79,9 @@ def list_command() -> None:
     with ctx.session:
         slugs = {row.id: row.slug for row in ctx.session.execute(select(Program.id, Program.slug))}
         for account in ctx.session.scalars(select(ConsoleAccount).order_by(ConsoleAccount.email)):
-            ways = [w for w, on in (("password", account.password_hash), ("sso", True)) if on]
+            # any account may use single sign-on by its e-mail; a first use links it for good
+            sso = "sso (linked)" if account.external_subject else "sso (by e-mail)"
+            ways = ["password", sso] if account.password_hash else [sso]
             state = (
                 "disabled"
                 if account.disabled_at

@@ -1,8 +1,10 @@
 """Integrations: delivery health with dead letters to retry, and panels the plugins contribute.
 
 Plugins add a panel from their init hook with `add_panel(host.app, panel)`; a panel is a
-function of (unit of work, program) that says what to show. This module is part of the
-core's public surface, so plugins may import it (they never see the console's views).
+function of (unit of work, program) that says what to show. A plugin may also offer a file
+to admins (an app package to upload elsewhere) with `add_download(host.app, name, make)`;
+its panel links to `download_url(program, name)`. This module is part of the core's public
+surface, so plugins may import it (they never see the console's views).
 """
 
 from __future__ import annotations
@@ -13,7 +15,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, Flask, current_app, flash, g, redirect, render_template, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    url_for,
+)
 
 from core.console.session import ctx, page, section
 from core.errors import Conflict, NotFound
@@ -23,6 +35,7 @@ from core.services.access import Ctx
 
 log = logging.getLogger(__name__)
 PANELS = "peerline_console_panels"
+DOWNLOADS = "peerline_console_downloads"
 
 
 @dataclass(frozen=True)
@@ -66,6 +79,35 @@ def panels_of(app: Flask) -> list[ConsolePanel]:
     return list(app.extensions.get(PANELS, []))
 
 
+@dataclass(frozen=True)
+class Download:
+    """A file a plugin hands to a program's admins; never one holding a secret."""
+
+    filename: str
+    content_type: str
+    body: bytes
+
+
+class NotReady(Exception):
+    """Raised by a download maker when the file cannot be made yet; the message says why."""
+
+
+MakeDownload = Callable[[Ctx, PanelProgram], Download]
+
+
+def add_download(app: Flask, name: str, make: MakeDownload) -> None:
+    """Offer admins the file `make` builds at download_url(program, name)."""
+    downloads: dict[str, MakeDownload] = app.extensions.setdefault(DOWNLOADS, {})
+    if name in downloads:
+        raise ValueError(f"a console download named {name!r} exists")
+    downloads[name] = make
+
+
+def download_url(program: PanelProgram, name: str) -> str:
+    """Where a panel links for the download `name` (called while a page is being built)."""
+    return url_for("console.integrations_download", slug=program.slug, name=name)
+
+
 def register(bp: Blueprint) -> None:
     bp.add_url_rule("/p/<slug>/integrations", "integrations", show, methods=["GET"])
     bp.add_url_rule(
@@ -74,6 +116,7 @@ def register(bp: Blueprint) -> None:
         retry,
         methods=["POST"],
     )
+    bp.add_url_rule("/p/<slug>/integrations/download/<name>", "integrations_download", download)
     section("console.integrations", "Integrations", "admin")
 
 
@@ -107,6 +150,23 @@ def retry(slug: str, delivery_id: uuid.UUID) -> Any:
     else:
         flash(f"The {found.kind} message will be sent again.", "status")
     return redirect(url_for("console.integrations", slug=slug))
+
+
+@page("admin")
+def download(slug: str, name: str) -> Any:
+    program: Program = g.program
+    make = current_app.extensions.get(DOWNLOADS, {}).get(name)
+    if make is None:
+        raise NotFound("no such download", field="name")
+    seen = PanelProgram(program.id, program.slug, program.name, program.kind)
+    try:
+        made = make(ctx(), seen)
+    except NotReady as reason:
+        flash(f"Not downloaded: {reason}", "error")
+        return redirect(url_for("console.integrations", slug=slug))
+    response = Response(made.body, mimetype=made.content_type)
+    response.headers["Content-Disposition"] = f'attachment; filename="{made.filename}"'
+    return response
 
 
 def _panels(unit: Ctx, program: Program) -> list[PanelInfo]:

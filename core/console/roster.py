@@ -99,9 +99,7 @@ def roster_list(slug: str) -> Any:
         page_number=int(number),
         pages={
             "prev": {**kept, "page": int(number) - 1} if first > 0 else None,
-            "next": {**kept, "page": int(number) + 1}
-            if first + PAGE_SIZE < len(rows)
-            else None,
+            "next": {**kept, "page": int(number) + 1} if first + PAGE_SIZE < len(rows) else None,
         },
         filters=filters,
         errors=errors,

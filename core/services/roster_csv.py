@@ -13,7 +13,7 @@ from sqlalchemy import select
 from core.errors import CsvImportFailed, ValidationFailed
 from core.models import Program, Supporter
 from core.schemas.supporters import SupporterIn
-from core.services import roster
+from core.services import audit, roster
 from core.services.access import Ctx, require
 
 COLUMNS = (
@@ -111,8 +111,12 @@ def export_csv(ctx: Ctx, program: Program) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(COLUMNS)
-    for supporter in sorted(found, key=lambda s: (s.alias.casefold(), s.alias)):
+    rows = sorted(found, key=lambda s: (s.alias.casefold(), s.alias))
+    for supporter in rows:
         writer.writerow([_escape(cell) for cell in _cells(supporter)])
+    # the file holds supporters' addresses: who took a copy, and when, is on record
+    audit.record(ctx, program.id, "supporters.exported", "program", program.id, rows=len(rows))
+    ctx.session.commit()
     return out.getvalue()
 
 

@@ -23,12 +23,14 @@ def test_create_list_set_password_and_unlock(console):
     )  # fmt: skip
     assert sso.exit_code == 0, sso.output
     listed = run(console, "list").output.splitlines()
-    assert "pat@acme.test\tcoordinator\tacme\tpassword+sso\tactive" in listed
-    assert "sam@acme.test\tsupporter\tacme\tsso\tactive" in listed
-    assert f"{EMAILS['operator']}\tadmin\t(all programs)\tpassword+sso\tactive" in listed
+    assert "pat@acme.test\tcoordinator\tacme\tpassword+sso (by e-mail)\tactive" in listed
+    assert "sam@acme.test\tsupporter\tacme\tsso (by e-mail)\tactive" in listed
+    operator = f"{EMAILS['operator']}\tadmin\t(all programs)\tpassword+sso (by e-mail)\tactive"
+    assert operator in listed
     for _ in range(5):
         console.post(console.client(), "/console/sign-in", email="pat@acme.test", password="no")
-    assert "pat@acme.test\tcoordinator\tacme\tpassword+sso\tlocked" in run(console, "list").output
+    locked = "pat@acme.test\tcoordinator\tacme\tpassword+sso (by e-mail)\tlocked"
+    assert locked in run(console, "list").output
     assert run(console, "unlock", "--email", "pat@acme.test").output.strip() == (
         "unlocked pat@acme.test"
     )

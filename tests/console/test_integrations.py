@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
+import json
 import os
 import uuid
+import zipfile
 
 import pytest
 from sqlalchemy import select
@@ -136,6 +139,12 @@ def test_another_programs_dead_letter_is_not_found(console):
 @pytest.fixture
 def with_plugins(database_url, tmp_path, clock, monkeypatch):
     """The console with Slack (OAuth installs), Teams and the LMS plugin installed."""
+    console = plugin_console(database_url, tmp_path, clock, monkeypatch, "https://peer.example.org")
+    yield console
+    runtime(console.app).engine.dispose()
+
+
+def plugin_console(database_url, tmp_path, clock, monkeypatch, public_url):
     for name in [n for n in os.environ if n.startswith(("SLACK_", "TEAMS_", "LMS_"))]:
         monkeypatch.delenv(name)
     settings = {
@@ -155,14 +164,11 @@ def with_plugins(database_url, tmp_path, clock, monkeypatch):
     for name, value in settings.items():
         monkeypatch.setenv(name, value)
     plugins = [("slack", slack_plugin), ("teams", teams_plugin), ("lms", lms_plugin)]
-    app = make_app(
-        database_url, tmp_path, clock, plugins=plugins, public_url="https://peer.example.org"
-    )
+    app = make_app(database_url, tmp_path, clock, plugins=plugins, public_url=public_url)
     world = make_world(app, app.test_client())
     world.add_supporter("Ash", weekly=EVERY_WEEKDAY)
     add_accounts(app, world)
-    yield Console(app, world, clock)
-    runtime(app).engine.dispose()
+    return Console(app, world, clock)
 
 
 def test_plugin_panels_show_how_to_install_and_what_is_connected(with_plugins):
@@ -188,7 +194,7 @@ def test_plugin_panels_show_how_to_install_and_what_is_connected(with_plugins):
     assert "Slack" in text and 'href="/slack/install">Add to Slack' in text and "T0ACME" in text
     assert "Microsoft Teams" in text and "bot-app-id-1" in text
     assert "https://peer.example.org/api/messages" in text
-    assert "cannot be downloaded here" in text
+    assert f'href="{console.base()}/integrations/download/teams-app">Download the Teams app' in text
     for url in ("login", "launch", "jwks", "register"):
         assert f"https://peer.example.org/lti/{url}" in text
     assert "client 10000000000099, 1 deployment(s)" in text
@@ -216,3 +222,40 @@ def test_platforms_of_other_programs_are_not_listed(with_plugins):
     text = console.client("admin").get(f"{console.base()}/integrations").get_data(as_text=True)
     assert "moodle.example.edu" not in text and "Platforms registered" in text
     assert "None yet" in text
+
+
+def test_admin_downloads_the_teams_app_package_for_this_service(with_plugins):
+    console = with_plugins
+    answer = console.client("admin").get(f"{console.base()}/integrations/download/teams-app")
+    assert answer.status_code == 200 and answer.mimetype == "application/zip"
+    assert 'filename="peerline-teams.zip"' in answer.headers["Content-Disposition"]
+    with zipfile.ZipFile(io.BytesIO(answer.get_data())) as archive:
+        assert sorted(archive.namelist()) == ["color.png", "manifest.json", "outline.png"]
+        manifest = json.loads(archive.read("manifest.json"))
+    assert manifest["bots"][0]["botId"] == "bot-app-id-1"
+    assert manifest["bots"][0]["scopes"] == ["personal"]
+    assert manifest["validDomains"] == ["peer.example.org"]
+    assert TEAMS_PASSWORD.encode() not in answer.get_data()
+
+
+def test_only_admins_download_and_unknown_files_are_not_found(with_plugins):
+    console = with_plugins
+    where = f"{console.base()}/integrations/download"
+    assert console.client("coordinator").get(f"{where}/teams-app").status_code == 403
+    assert console.client("admin").get(f"{where}/slack-app").status_code == 404
+    anonymous = console.app.test_client().get(f"{where}/teams-app")
+    assert anonymous.status_code == 302 and "/console/sign-in" in anonymous.location
+
+
+def test_without_an_https_address_the_package_is_refused_with_the_reason(
+    database_url, tmp_path, clock, monkeypatch
+):
+    console = plugin_console(database_url, tmp_path, clock, monkeypatch, None)
+    try:
+        client = console.client("admin")
+        answer = client.get(f"{console.base()}/integrations/download/teams-app")
+        assert answer.status_code == 302
+        page = client.get(answer.location).get_data(as_text=True)
+        assert "Not downloaded: PEERLINE_PUBLIC_URL must be this service" in page
+    finally:
+        runtime(console.app).engine.dispose()

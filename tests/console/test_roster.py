@@ -101,7 +101,8 @@ def test_a_long_roster_is_shown_in_pages_that_keep_the_filters(console: Console)
     assert 'href="/console/p/acme/roster?q=willow&amp;page=2" rel="next"' in first
     second = text(client.get(console.base() + "/roster?q=willow&page=2"))
     assert f"Willow {PAGE_SIZE:03d}" in second and "Willow 000" not in second
-    assert 'rel="next"' not in second and 'href="/console/p/acme/roster?q=willow&amp;page=1"' in second
+    assert 'rel="next"' not in second
+    assert 'href="/console/p/acme/roster?q=willow&amp;page=1"' in second
     bad = client.get(console.base() + "/roster?page=-3")
     assert bad.status_code == 422 and "The page number is not valid" in text(bad)
     beyond = text(client.get(console.base() + "/roster?q=willow&page=9"))
@@ -357,3 +358,4 @@ def test_export_downloads_csv(console: Console) -> None:
     assert disposition == 'attachment; filename="peerline-roster-acme-2026-03-04.csv"'
     lines = text(response).splitlines()
     assert lines[0].startswith("alias,external_ref") and lines[1].startswith("Ash,")
+    assert "supporters.exported" in audit_actions(console)  # who took the addresses is on record
