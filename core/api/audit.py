@@ -6,12 +6,12 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
 from core.api.context import ctx
 from core.api.framework import ApiBlueprint
 from core.api.supporters import _program
-from core.schemas.common import Body, Name, Out, Query
+from core.schemas.common import Body, Name, Out, Query, Timestamp
 from core.services import audit, tokens
 
 bp = ApiBlueprint("audit", __name__, tag="audit")
@@ -20,8 +20,8 @@ bp = ApiBlueprint("audit", __name__, tag="audit")
 class AuditQuery(Query):
     program: str | None = None
     action: str | None = Field(None, max_length=64)
-    start: AwareDatetime | None = Field(None, alias="from")
-    end: AwareDatetime | None = Field(None, alias="to")
+    start: Timestamp | None = Field(None, alias="from")
+    end: Timestamp | None = Field(None, alias="to")
     limit: int = Field(100, ge=1, le=1000)
 
 

@@ -15,6 +15,7 @@ from core.api.framework import (
     openapi_path,
     path_parameters,
 )
+from core.schemas.common import without_null
 
 REF = "#/components/schemas/{model}"
 STATUS_TEXT = {
@@ -26,6 +27,7 @@ STATUS_TEXT = {
     413: "Body too large",
     415: "Body must be JSON",
     422: "Invalid input",
+    429: "Too many requests from this address or for this token; wait Retry-After seconds",
 }
 
 
@@ -52,6 +54,9 @@ def build(blueprints: list[ApiBlueprint], prefix: str, version: str) -> dict[str
     for _, op in operations:
         item = paths.setdefault(prefix + openapi_path(op.rule), {})
         item[op.method.lower()] = _operation(op, keys, schemas)
+    _keys_by_pattern(schemas)
+    sent = [p["schema"] for item in paths.values() for o in item.values() for p in o["parameters"]]
+    _text_without_nul([*sent, *(schemas[name] for name in _request_models(paths, schemas))])
     return {
         "openapi": "3.1.0",
         "info": {
@@ -65,6 +70,58 @@ def build(blueprints: list[ApiBlueprint], prefix: str, version: str) -> dict[str
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
     }
+
+
+def _keys_by_pattern(node: Any) -> None:
+    """Pydantic's patternProperties for dict keys let other keys by; the API refuses those."""
+    if isinstance(node, list):
+        for item in node:
+            _keys_by_pattern(item)
+    if not isinstance(node, dict):
+        return
+    patterns = node.get("patternProperties")
+    if isinstance(patterns, dict) and len(patterns) == 1 and "additionalProperties" not in node:
+        [(pattern, values)] = node.pop("patternProperties").items()
+        node["propertyNames"] = {**node.get("propertyNames", {}), "pattern": pattern}
+        node["additionalProperties"] = values
+    for value in node.values():
+        _keys_by_pattern(value)
+
+
+NO_NUL = "^[^\\u0000]*$"
+
+
+def _text_without_nul(node: Any) -> None:
+    """The API refuses NUL in any text it is sent (PostgreSQL cannot store it); say so."""
+    if isinstance(node, list):
+        for item in node:
+            _text_without_nul(item)
+    if not isinstance(node, dict):
+        return
+    if node.get("type") == "string" and not {"pattern", "format", "enum", "const"} & set(node):
+        node["pattern"] = NO_NUL
+    for value in node.values():
+        _text_without_nul(value)
+
+
+def _request_models(paths: dict[str, Any], schemas: dict[str, Any]) -> set[str]:
+    """Names of the component schemas that request bodies use, directly or nested."""
+    found: set[str] = set()
+    todo = [
+        o["requestBody"] for item in paths.values() for o in item.values() if "requestBody" in o
+    ]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            name = ref.rsplit("/", 1)[1] if isinstance(ref, str) else None
+            if name is not None and name not in found:
+                found.add(name)
+                todo.append(schemas[name])
+            todo.extend(node.values())
+        elif isinstance(node, list):
+            todo.extend(node)
+    return found
 
 
 def _operation(op: Operation, keys: dict[Any, Any], schemas: dict[str, Any]) -> dict[str, Any]:
@@ -111,7 +168,8 @@ def _parameters(op: Operation, schemas: dict[str, Any]) -> list[dict[str, Any]]:
                     "name": name,
                     "in": "query",
                     "required": name in required,
-                    "schema": {k: v for k, v in prop.items() if k != "title"},
+                    # absent is how a query says "none": a parameter is never null
+                    "schema": without_null({k: v for k, v in prop.items() if k != "title"}),
                 }
             )
     if op.idempotent:
@@ -125,7 +183,7 @@ IDEMPOTENCY_PARAMETER: dict[str, Any] = {
     "required": False,
     "description": "Any unique string (a random UUID is best). A retry with the same key and "
     "body within 24 hours gets the first answer again, marked Idempotent-Replayed: true.",
-    "schema": {"type": "string", "minLength": 1, "maxLength": 200},
+    "schema": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[ -~]+$"},
 }
 
 
@@ -142,6 +200,7 @@ def _responses(op: Operation, keys: dict[Any, Any]) -> dict[str, Any]:
             "content": {"application/json": {"schema": schema}},
         }
     codes = {422, *op.errors} | ({400, 413, 415} if op.body is not None else set())
+    codes |= {429} if op.roles & {ANONYMOUS, REQUESTER} else set()  # core/limits.py limits these
     if path_parameters(op.rule) or (op.query is not None and "program" in op.query.model_fields):
         codes.add(404)  # an unknown id or program slug, or one of another program
     if op.roles - {ANONYMOUS}:

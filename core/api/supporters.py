@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -13,7 +12,7 @@ from core.api.context import ctx
 from core.api.framework import ApiBlueprint
 from core.errors import ValidationFailed
 from core.models import Program
-from core.schemas.common import Query
+from core.schemas.common import CalendarDate, Query
 from core.schemas.supporters import (
     AvailabilityIn,
     AvailabilityOut,
@@ -39,7 +38,7 @@ class ProgramQuery(Query):
 
 
 class OverrideQuery(Query):
-    since: date | None = None
+    since: CalendarDate | None = None
 
 
 def _program(c: Ctx, slug: str | None) -> Program:
@@ -136,7 +135,7 @@ def _status_operation(path: str, status: str, summary: str, roles: set[str]) -> 
 
 
 class PauseQuery(Query):
-    until: date | None = Field(
+    until: CalendarDate | None = Field(
         None, description="The pause ends by itself on this date (program time zone)"
     )
 

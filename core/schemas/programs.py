@@ -15,6 +15,7 @@ from core.schemas.common import (
     Mode,
     Name,
     Out,
+    Patch,
     Tag,
     TimeZoneName,
 )
@@ -76,7 +77,9 @@ class Policy(Body):
     )
 
 
-class PolicyPatch(Body):
+class PolicyPatch(Patch):
+    clearable = frozenset({"notify_email"})
+
     session_minutes: int | None = Field(None, ge=10, le=240)
     buffer_minutes: int | None = Field(None, ge=0, le=120)
     slot_step_minutes: int | None = Field(None, ge=5, le=120)
@@ -112,7 +115,9 @@ class ProgramIn(Body):
     crisis_phrases: dict[Locale, list[Phrase]] = Field(default_factory=dict)
 
 
-class ProgramPatch(Body):
+class ProgramPatch(Patch):
+    clearable = frozenset({"policy"})  # null policy: no change
+
     name: Name | None = None
     time_zone: TimeZoneName | None = None
     locale: Locale | None = None

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, Field, StringConstraints
+from pydantic import Field, StringConstraints
 
 from core.schemas.common import (
     Body,
@@ -18,6 +18,7 @@ from core.schemas.common import (
     Platform,
     Query,
     Tag,
+    Timestamp,
 )
 from core.schemas.programs import CrisisResourceOut
 from core.schemas.supporters import SupporterPublic
@@ -36,7 +37,7 @@ class RequesterIdentityIn(Body):
 
 class SlotChoice(Body):
     supporter_id: uuid.UUID
-    starts_at: AwareDatetime
+    starts_at: Timestamp
 
 
 class RequestIn(Body):
@@ -167,19 +168,19 @@ class OfferOut(Out):
 class BookingIn(Body):
     request_id: uuid.UUID
     supporter_id: uuid.UUID
-    starts_at: AwareDatetime
+    starts_at: Timestamp
 
 
 class RescheduleIn(Body):
-    starts_at: AwareDatetime
+    starts_at: Timestamp
     supporter_id: uuid.UUID | None = Field(None, description="Default: the same supporter")
 
 
 class BookingQuery(Query):
     program: str | None = None
     supporter: uuid.UUID | None = None
-    start: AwareDatetime | None = Field(None, alias="from")
-    end: AwareDatetime | None = Field(None, alias="to")
+    start: Timestamp | None = Field(None, alias="from")
+    end: Timestamp | None = Field(None, alias="to")
     status: Literal["confirmed", "cancelled", "completed"] | None = None
 
 

@@ -5,16 +5,16 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from pydantic import AwareDatetime, Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
-from core.schemas.common import LanguageCode, Mode, Out, Query, TimeZoneName
+from core.schemas.common import LanguageCode, Mode, Out, Query, Timestamp, TimeZoneName
 from core.schemas.supporters import SupporterPublic
 
 
 class SlotQuery(Query):
     program: str = Field(description="Program slug")
-    start: AwareDatetime | None = Field(None, alias="from", description="Default: now")
-    end: AwareDatetime | None = Field(None, alias="to", description="Default: 7 days after from")
+    start: Timestamp | None = Field(None, alias="from", description="Default: now")
+    end: Timestamp | None = Field(None, alias="to", description="Default: 7 days after from")
     topic: str | None = Field(None, max_length=40)
     language: LanguageCode | None = None
     mode: Mode | None = None

@@ -12,11 +12,13 @@ from pydantic import Field, StringConstraints, ValidationInfo, field_validator, 
 from core.schemas.common import (
     EMAIL_PATTERN,
     Body,
+    CalendarDate,
     ClockTime,
     LanguageCode,
     Mode,
     Name,
     Out,
+    Patch,
     Platform,
     Query,
     Tag,
@@ -54,7 +56,9 @@ class SupporterIn(Body):
     contacts: list[Contact] = Field(default_factory=list, max_length=10)
 
 
-class SupporterPatch(Body):
+class SupporterPatch(Patch):
+    clearable = frozenset({"external_ref", "weekly_cap", "concurrent_cap", "contacts"})
+
     alias: Alias | None = None
     external_ref: Ref | None = None
     time_zone: TimeZoneName | None = None
@@ -75,8 +79,8 @@ class SupporterQuery(Query):
 
 class TrainingIn(Body):
     name: Name
-    completed_on: date
-    expires_on: date | None = None
+    completed_on: CalendarDate
+    expires_on: CalendarDate | None = None
 
     @field_validator("completed_on", "expires_on")
     @classmethod
@@ -125,7 +129,7 @@ class AvailabilityOut(Out):
 
 
 class OverrideIn(Body):
-    date: date
+    date: CalendarDate
     available: bool = Field(description="true = extra hours, false = time off")
     start: ClockTime | None = None
     end: ClockTime | None = Field(None, validate_default=True)
