@@ -119,7 +119,9 @@ def _register_core(app: Flask) -> None:
     from core.api import init_app as init_api  # the API imports models; keep start-up order clear
     from core.cli import init_app as init_cli
     from core.console import init_app as init_console
+    from core.limits import init_app as init_limits
 
     init_api(app)
     init_cli(app)
     init_console(app)
+    init_limits(app)  # after the core's views, before plugins, which may `protect` theirs

@@ -9,12 +9,23 @@ from pathlib import Path
 from typing import Literal
 
 from cryptography.fernet import Fernet
+from limits import parse_many
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.errors import ConfigError
 
 MIN_SECRET_KEY_LENGTH = 32
+RATE_LIMITS = (
+    "rate_limit_intake",
+    "rate_limit_lookup",
+    "rate_limit_token",
+    "rate_limit_per_token",
+    "rate_limit_feed",
+    "rate_limit_lti",
+    "rate_limit_sign_in",
+    "rate_limit_sign_in_account",
+)
 
 
 class Settings(BaseSettings):
@@ -47,6 +58,15 @@ class Settings(BaseSettings):
     test_clock_file: Path | None = Field(
         None, description="Testing only: a file of seconds added to the clock of every process"
     )
+    rate_limits_enabled: bool = True
+    rate_limit_intake: str = "60 per minute;600 per hour"  # a whole campus may share one address
+    rate_limit_lookup: str = "120 per minute"
+    rate_limit_token: str = "60 per minute"  # noqa: S105 - a rate, not a secret
+    rate_limit_per_token: str = "30 per minute"  # noqa: S105
+    rate_limit_feed: str = "600 per minute"
+    rate_limit_lti: str = "60 per minute"
+    rate_limit_sign_in: str = "20 per minute;200 per hour"
+    rate_limit_sign_in_account: str = "10 per minute;60 per hour"  # above the lock-out's 5
 
     @field_validator("database_url")
     @classmethod
@@ -55,6 +75,15 @@ class Settings(BaseSettings):
             return value
         if not value.startswith(("sqlite", "postgresql")):
             raise ValueError("must be a sqlite:/// or postgresql+psycopg:// URL")
+        return value
+
+    @field_validator(*RATE_LIMITS)
+    @classmethod
+    def _rate_limits(cls, value: str) -> str:
+        try:
+            parse_many(value)
+        except ValueError:
+            raise ValueError("must be like '20 per minute;200 per hour'") from None
         return value
 
     @field_validator("encryption_keys")

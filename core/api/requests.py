@@ -22,7 +22,7 @@ from core.schemas.requests import (
     RequestIn,
     RequestView,
 )
-from core.services import matching, requests
+from core.services import matching, requests, tokens
 
 bp = ApiBlueprint("requests", __name__, tag="requests")
 
@@ -127,6 +127,17 @@ def close_request(principal: Any, request_id: uuid.UUID, body: CloseIn) -> Assig
 )
 def give_feedback(principal: Any, request_id: uuid.UUID, body: FeedbackIn) -> None:
     requests.give_feedback(ctx(), request_id, body)
+
+
+@bp.operation(
+    "DELETE",
+    "/requests/<uuid:request_id>/token",
+    summary="End the requester token (a private link shared by mistake); the request stays",
+    roles={REQUESTER, "service"},
+    errors=(404,),
+)
+def revoke_token(principal: Any, request_id: uuid.UUID) -> None:
+    tokens.revoke_requester(ctx(), request_id)
 
 
 def _offer_out(offer: Any, request: Any) -> OfferOut:

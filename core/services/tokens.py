@@ -66,6 +66,21 @@ def revoke(ctx: Ctx, token_id: uuid.UUID) -> None:
     ctx.session.commit()
 
 
+def revoke_requester(ctx: Ctx, request_id: uuid.UUID) -> None:
+    """End a request's `plr_` token (a private link shared by mistake); the request stays.
+
+    The stored digest becomes that of a fresh secret nobody is given, so the old token, and
+    every link made from it, is refused like one that never existed.
+    """
+    from core.services.requests import get_request  # it imports much; keep this module light
+
+    if ctx.principal.role not in ("requester", "service", "system"):
+        raise Forbidden(f"the {ctx.principal.role} role may not do this")
+    request = get_request(ctx, request_id)
+    request.token_hash = token_digest(new_secret_token(REQUESTER_TOKEN_PREFIX))
+    ctx.session.commit()
+
+
 def list_tokens(ctx: Ctx, program: Program) -> list[ApiToken]:
     require(ctx.principal, program.id, "admin")
     return list(

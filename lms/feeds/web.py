@@ -8,6 +8,7 @@ from contextlib import contextmanager
 
 from flask import Blueprint, Response, jsonify, request
 
+from core import limits
 from core.errors import NotFound, Unauthorized, ValidationFailed
 from core.plugins import PluginHost
 from core.runtime import Runtime, runtime
@@ -25,6 +26,7 @@ NOT_FOUND = "No such calendar feed.\n"  # the same words whether it never existe
 
 def init_app(host: PluginHost) -> None:
     host.add_blueprint(bp)
+    limits.protect(host.app, "lms_feeds.feed", "feed")
     host.add_command(feeds_group)
 
 

@@ -11,6 +11,7 @@ import logging
 from flask import Blueprint, Response, request
 from werkzeug.exceptions import HTTPException
 
+from core import limits
 from core.errors import PeerLineError
 from core.plugins import PluginHost
 from lms.web import booking, manage
@@ -67,3 +68,7 @@ def _unexpected(error: Exception) -> Response:
 
 def init_app(host: PluginHost) -> None:
     host.add_blueprint(bp)
+    limits.protect(host.app, "lms_booking.book_page", "lookup")
+    limits.protect(host.app, "lms_booking.book", "intake")
+    for endpoint in ("manage_page", "cancel", "reschedule", "calendar_file"):
+        limits.protect(host.app, f"lms_booking.{endpoint}", "token")  # the private link

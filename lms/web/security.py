@@ -6,31 +6,34 @@ from urllib.parse import urlsplit
 
 from flask import Response, request
 
-# The one place that says who may frame these pages. They open inside an LMS iframe, so
-# any site may for now; the issue that registers LMS hosts narrows this to those hosts.
-FRAME_ANCESTORS: tuple[str, ...] = ("*",)
+from lms.lti.pages import frame_ancestors
+
 SAME_SITE_FETCHES = frozenset({"same-origin", "none"})
 
 
-def content_security_policy() -> str:
-    """Our own files only: no inline script or style, forms post back here, nothing else."""
+def content_security_policy(ancestors: str) -> str:
+    """Our own files only: no inline script or style, forms post back here, nothing else;
+    framed only by `ancestors` (the registered LMS platforms' sites, as the LTI pages are)."""
     return "; ".join(
         (
             "default-src 'self'",
             "base-uri 'none'",
             "object-src 'none'",
             "form-action 'self'",
-            f"frame-ancestors {' '.join(FRAME_ANCESTORS)}",
+            f"frame-ancestors {ancestors}",
         )
     )
 
 
 def add_headers(response: Response) -> Response:
     """Sealed sessions and private links travel in URLs: never as a referrer, never cached."""
-    response.headers["Content-Security-Policy"] = content_security_policy()
+    static = request.endpoint is not None and request.endpoint.endswith(".static")
+    page = response.mimetype == "text/html"
+    ancestors = frame_ancestors() if page else "'none'"  # only a page is ever framed
+    response.headers["Content-Security-Policy"] = content_security_policy(ancestors)
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["X-Content-Type-Options"] = "nosniff"
-    if request.endpoint is None or not request.endpoint.endswith(".static"):
+    if not static:
         response.headers["Cache-Control"] = "no-store"
     return response
 

@@ -327,6 +327,7 @@ def _tour(app: Flask, client: DocumentedClient) -> None:
         ),
         204,
     )
+    ok(client.delete(f"{api}/requests/{now['id']}/token", headers=auth(now["token"])), 204)
 
     found = ok(client.get(f"{api}/slots?program=acme&tz=America/New_York&supporter={owl['id']}"))
     first, second = found["slots"][0], found["slots"][1]

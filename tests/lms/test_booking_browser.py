@@ -108,6 +108,13 @@ def course_page(html: str) -> Iterator[str]:
         thread.join(timeout=10)
 
 
+def register_lms(site: dict[str, Any], lms: str) -> None:
+    from lms.lti.platforms import Registration, register
+
+    urls = {name: f"{lms}/{name}" for name in ("auth_login_url", "auth_token_url", "jwks_url")}
+    register(runtime(site["app"]), Registration(program="acme", issuer=lms, client_id="c", **urls))
+
+
 def launch_url(site: dict[str, Any], student: Any = STUDENT) -> str:
     from lms.student import seal
 
@@ -301,6 +308,7 @@ def test_the_page_opens_inside_an_lms_iframe(browser, site, shots):
         f"<iframe title='Peer support' src='{launch_url(site)}' width='420' height='900'></iframe>"
     )
     with course_page(course) as lms:  # another site (localhost) framing 127.0.0.1
+        register_lms(site, lms)  # only a registered LMS may frame the page
         page.goto(f"{lms}/courses/1")
         tool = page.frame_locator("iframe")
         expect(tool.get_by_role("heading", name="Book a peer chat")).to_be_visible()

@@ -250,7 +250,7 @@ def test_the_launch_opens_the_choices_with_the_notice_the_resources_and_safe_hea
 
     headers = page.headers
     policy = headers["Content-Security-Policy"]
-    assert "default-src 'self'" in policy and "frame-ancestors *" in policy
+    assert "default-src 'self'" in policy and "frame-ancestors 'none'" in policy, "no LMS yet"
     assert "unsafe-inline" not in policy and "<script>" not in page.html
     assert headers["Referrer-Policy"] == "no-referrer"
     assert headers["X-Content-Type-Options"] == "nosniff"

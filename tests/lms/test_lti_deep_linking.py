@@ -51,7 +51,8 @@ def test_a_deep_linking_request_gets_a_signed_resource_link_back(stack):
     action, token = posted_form(page)
     assert action == stack.platform.return_url
     policy = response.headers["Content-Security-Policy"]
-    assert f"form-action {stack.platform.url}" in policy and "frame-ancestors *" in policy
+    assert f"form-action {stack.platform.url}" in policy
+    assert f"frame-ancestors {stack.platform.url}" in policy, "framed by the registered LMS only"
     nonce = re.search(r"script-src 'nonce-([^']+)'", policy)
     assert nonce and f'<script nonce="{nonce.group(1)}">document.forms[0].submit();' in page
 
