@@ -54,10 +54,11 @@ class Ctx:
 
 def require(principal: Principal, program_id: uuid.UUID, *roles: str) -> None:
     """The caller holds one of the roles, in this program (or deployment-wide)."""
+    if principal.program_id is not None and principal.program_id != program_id:
+        # before the role: a 403 here would confirm the record exists, to any role
+        raise NotFound("no such record")  # never confirm what another program holds
     if principal.role not in roles and principal.role != "system":
         raise Forbidden(f"the {principal.role} role may not do this")
-    if principal.program_id is not None and principal.program_id != program_id:
-        raise NotFound("no such record")  # never confirm what another program holds
     if principal.program_id is None and not principal.deployment_wide:
         raise Forbidden("this token is not scoped to a program")
 

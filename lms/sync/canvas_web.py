@@ -82,10 +82,9 @@ def _admins_program(runtime: Runtime, settings: SyncSettings) -> ProgramRef:
         raise Unauthorized("this needs an admin's API token: 'Authorization: Bearer <token>'")
     if principal.role != "admin":
         raise Forbidden(f"the {principal.role} role may not connect Canvas")
-    if program is None:
-        raise NotFound("no Canvas program: set LMS_CANVAS_PROGRAM", field="program")
-    if principal.program_id not in (None, program.id):
-        raise Forbidden("this token belongs to another program")
+    if program is None or principal.program_id not in (None, program.id):
+        # another program's admin learns nothing of the Canvas program, not even that it exists
+        raise NotFound("no Canvas program for this token: set LMS_CANVAS_PROGRAM", field="program")
     return program
 
 
