@@ -247,8 +247,10 @@ def demo(host: str, port: int, instance: str | None) -> None:
     from werkzeug.serving import run_simple
 
     from core.demo import banner, seed
+    from core.logs import quiet_libraries
     from core.worker import start_in_process
 
+    quiet_libraries()  # werkzeug's access log would show private links' tokens
     _check_port_free(host, port)
     app = _demo_app(instance)
     click.echo(banner(f"http://{host}:{port}", seed(app), runtime(app).settings.mail_folder))

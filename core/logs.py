@@ -16,10 +16,23 @@ from gunicorn.glogging import Logger as GunicornLogger
 
 REDACTIONS = (
     (re.compile(r"\bpl[a-z]_[A-Za-z0-9_\-]{8,}"), "[token]"),  # API, requester, feed tokens
+    (re.compile(r"\bgAAAAA[A-Za-z0-9_\-=%]{20,}"), "[sealed]"),  # Fernet: a student's session
     (re.compile(r"(?i)\bbearer\s+\S+"), "Bearer [token]"),
     (re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)+"), "[address]"),
     (re.compile(r"(?i)(smtps?://[^:/@\s]*:)[^@\s]+@"), r"\1[secret]@"),
 )
+# Libraries whose debug lines carry people's data, capped whatever the root level is:
+# urllib3 logs each URL (Graph user ids, capability paths), slack_sdk each request's body
+# and headers, msal its token requests, SQLAlchemy each statement with its parameters.
+LIBRARY_LEVELS = {
+    "urllib3": logging.INFO,
+    "slack_sdk": logging.INFO,
+    "msal": logging.INFO,
+    "sqlalchemy": logging.WARNING,
+}
+# Loggers that put a request's path in their lines (werkzeug's access log of `peerline demo`):
+# the path of a private link or a feed is its token, and a booking page's query a session.
+PATH_LOGGERS = ("werkzeug",)
 STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 
 
@@ -27,6 +40,27 @@ def redact(text: str) -> str:
     for pattern, replacement in REDACTIONS:
         text = pattern.sub(replacement, text)
     return text
+
+
+class RedactRecord(logging.Filter):
+    """Redacts a record before any handler sees it, so no handler (or test) gets the raw path."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
+
+
+def quiet_libraries() -> None:
+    """Cap the libraries that log people's data, and redact the loggers that log paths."""
+    for name, level in LIBRARY_LEVELS.items():
+        logging.getLogger(name).setLevel(level)
+    for name in PATH_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactRecord) for f in logger.filters):
+            logger.addFilter(RedactRecord())
 
 
 class JsonFormatter(logging.Formatter):
@@ -57,6 +91,7 @@ def configure(level: str) -> None:
     root.setLevel(logging.WARNING)
     for name in ("core", "integrations", "lms", "huey"):
         logging.getLogger(name).setLevel(level)
+    quiet_libraries()
 
 
 class AccessLogger(GunicornLogger):  # type: ignore[misc]

@@ -18,12 +18,17 @@ from slack_sdk import WebClient
 
 from integrations.slack import home
 from integrations.slack.channel import SDK_LOG
+from integrations.slack.replay import ReplayGuard, malformed, refused
 from integrations.slack.settings import SlackSettings
 
 if TYPE_CHECKING:
     from core.runtime import Runtime
 
 log = logging.getLogger(__name__)
+# bolt logs a refused request's body at INFO and each answer's body at DEBUG (a modal's
+# answer carries the requester's note): its own loggers stay at WARNING
+BOLT_LOG = logging.getLogger(f"{__name__}.bolt")
+BOLT_LOG.setLevel(logging.WARNING)
 
 SEEN_CAPACITY = 10_000
 SEEN_TTL = timedelta(hours=1)  # Slack's last retry comes about 5 minutes after the event
@@ -96,6 +101,26 @@ class EventDeduplication(Middleware):
         return next()
 
 
+class OneWorkspace(Middleware):
+    """With one bot token, only its workspace is served: a request from any other (the app
+    installed there as well, a Slack Connect guest) is acknowledged and not run."""
+
+    def process(
+        self,
+        *,
+        req: BoltRequest,
+        resp: BoltResponse,
+        next: Callable[[], BoltResponse],  # bolt passes it by this name
+    ) -> BoltResponse | None:
+        authorized = req.context.authorize_result
+        ours = authorized.team_id if authorized is not None else None
+        theirs = req.context.team_id
+        if ours and theirs and theirs != ours:
+            log.warning("Slack request from a workspace this bot token does not serve: not run")
+            return BoltResponse(status=200, body="")
+        return next()
+
+
 def make_bolt_app(
     settings: SlackSettings,
     runtime: Runtime,
@@ -125,11 +150,11 @@ def make_bolt_app(
         process_before_response=True,
         token_verification_enabled=False,
         request_verification_enabled=True,
+        logger=BOLT_LOG,  # its loggers take this level, whatever the root's
     )
-    # bolt logs the body of a request failing verification at INFO (a body can hold someone's
-    # words); it copies the root level onto its loggers when built, so this comes after
-    logging.getLogger("slack_bolt.RequestVerification").setLevel(logging.WARNING)
     seen = ledger if ledger is not None else SeenEvents(runtime.clock.now)
+    if oauth is None:
+        bolt_app.use(OneWorkspace())
     bolt_app.use(EventDeduplication(seen))
     bolt_app.error(_error_handler(seen))
     home.register(bolt_app, runtime, settings)  # the Home tab and its buttons
@@ -139,22 +164,37 @@ def make_bolt_app(
     return bolt_app
 
 
-def blueprint(bolt_app: App) -> Blueprint:
+def blueprint(bolt_app: App, guard: ReplayGuard) -> Blueprint:
     """One URL for events, slash commands and interactivity, plus the OAuth pair when installing.
 
     bolt's handler serves the install page and the redirect by path, as OAuthSettings names them.
+    A signed request runs once: `guard` answers a replay of it (see integrations.slack.replay).
     """
     bp = Blueprint("slack", __name__)
     handler = SlackRequestHandler(bolt_app)
 
     @bp.post("/slack/events")
     def events() -> Response:
+        if malformed(request.headers):
+            return refused()
+        key = guard.key(request.get_data(), request.headers)
+        if key is None:  # unsigned or stale: bolt refuses it
+            return handler.handle(request)
+        repeat = guard.repeat(key, request.headers)
+        if repeat is not None:
+            return repeat
+        response = handler.handle(request)
+        if response.status_code >= 500:
+            guard.failed(key)
+        return response
+
+    def oauth_page() -> Response:
         return handler.handle(request)
 
     flow = bolt_app.oauth_flow
     if flow is not None:
-        bp.add_url_rule(flow.install_path, "install", events, methods=["GET"])
-        bp.add_url_rule(flow.redirect_uri_path, "oauth_redirect", events, methods=["GET"])
+        bp.add_url_rule(flow.install_path, "install", oauth_page, methods=["GET"])
+        bp.add_url_rule(flow.redirect_uri_path, "oauth_redirect", oauth_page, methods=["GET"])
     return bp
 
 

@@ -15,6 +15,7 @@ from integrations.slack.app import blueprint, make_bolt_app
 from integrations.slack.channel import SDK_LOG, SlackChannel
 from integrations.slack.ledger import DatabaseEventLedger
 from integrations.slack.manifest import slack_group
+from integrations.slack.replay import ReplayGuard
 from integrations.slack.settings import SlackSettings, load_slack_settings
 
 if TYPE_CHECKING:
@@ -30,11 +31,12 @@ def init_app(host: PluginHost) -> None:
     host.add_command(slack_group)
     settings = load_slack_settings()
     console_panel.register(host, settings)  # the console's Integrations page
+    ledger = DatabaseEventLedger(host.runtime)  # events run once, and signed requests too
     if settings.single_workspace:
-        bolt_app = make_bolt_app(settings, host.runtime, ledger=DatabaseEventLedger(host.runtime))
+        bolt_app = make_bolt_app(settings, host.runtime, ledger=ledger)
         channel = SlackChannel(host.runtime, client_factory(settings))
     elif settings.oauth:
-        bolt_app, channel = _oauth_mode(settings, host.runtime)
+        bolt_app, channel = _oauth_mode(settings, host.runtime, ledger)
     else:
         if settings.configured:
             log.warning(
@@ -44,16 +46,20 @@ def init_app(host: PluginHost) -> None:
         else:
             log.debug("Slack is off: no SLACK_* settings")
         return
-    _register(host, settings, bolt_app, channel)
+    assert settings.signing_secret is not None
+    guard = ReplayGuard(settings.signing_secret.get_secret_value(), ledger)
+    _register(host, settings, bolt_app, channel, guard)
 
 
-def _oauth_mode(settings: SlackSettings, runtime: Runtime) -> tuple[App, SlackChannel]:
+def _oauth_mode(
+    settings: SlackSettings, runtime: Runtime, ledger: DatabaseEventLedger
+) -> tuple[App, SlackChannel]:
     """Workspaces install the app themselves; their tokens live in our database."""
     stores = oauth.make_stores(runtime, settings)
     bolt_app = make_bolt_app(
         settings,
         runtime,
-        ledger=DatabaseEventLedger(runtime),
+        ledger=ledger,
         oauth=oauth.make_oauth_settings(runtime, settings, stores),
     )
     oauth.register_clean_up(bolt_app, runtime, stores)
@@ -63,13 +69,17 @@ def _oauth_mode(settings: SlackSettings, runtime: Runtime) -> tuple[App, SlackCh
 
 
 def _register(
-    host: PluginHost, settings: SlackSettings, bolt_app: App, channel: SlackChannel
+    host: PluginHost,
+    settings: SlackSettings,
+    bolt_app: App,
+    channel: SlackChannel,
+    guard: ReplayGuard,
 ) -> None:
     requester.register(bolt_app, host.runtime, settings)
     offers.register(bolt_app, host.runtime, settings)
     relay.register(bolt_app, host.runtime, settings)
     feedback.register(bolt_app, host.runtime, settings)
-    host.add_blueprint(blueprint(bolt_app))
+    host.add_blueprint(blueprint(bolt_app, guard))
     host.add_channel(channel)
     host.app.extensions[EXTENSION] = bolt_app
 

@@ -15,6 +15,7 @@ from integrations.teams import actions, booking, cards, relay
 from integrations.teams.auth import BotAuthenticator, BotAuthError
 from integrations.teams.connector import BotConnector, ConnectorError
 from integrations.teams.conversations import remember
+from integrations.teams.replay import ActivityLedger, activity_key
 from integrations.teams.settings import TeamsSettings
 
 if TYPE_CHECKING:
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 NOT_LINKED = "This Teams app is not linked to a peer support program yet."
+ALREADY_HANDLED = "This was received already; it was not done a second time."
 
 
 class Bot:
@@ -164,8 +166,9 @@ def _executed(activity: dict[str, Any]) -> tuple[str, dict[str, Any]]:
 
 
 def blueprint(authenticator: BotAuthenticator, bot: Bot) -> Blueprint:
-    """Nothing is read, stored or answered before the token checks out."""
+    """Nothing is read, stored or answered before the token checks out; each activity once."""
     bp = Blueprint("teams", __name__)
+    ledger = ActivityLedger(bot.runtime)
 
     @bp.post("/api/messages")
     def messages() -> Response | tuple[Response, int]:
@@ -175,10 +178,27 @@ def blueprint(authenticator: BotAuthenticator, bot: Bot) -> Blueprint:
                 {"error": {"code": "bad_request", "message": "an activity is JSON"}}
             ), 400
         try:
-            authenticator.verify(request.headers.get("Authorization"), activity)
+            claims = authenticator.verify(request.headers.get("Authorization"), activity)
         except BotAuthError as error:
             log.info("Teams activity refused: %s", error.reason)
             return jsonify({"error": {"code": "unauthorized", "message": "unauthorized"}}), 401
-        return bot.handle(activity)
+        key = activity_key(activity)
+        if key is None:
+            return bot.handle(activity)
+        if not ledger.claim(key, claims):
+            log.info("Teams activity delivered again: not handled again")
+            return _handled_already(activity)
+        try:
+            return bot.handle(activity)
+        except Exception:
+            ledger.forget(key)  # the Connector's retry of it runs again
+            raise
 
     return bp
+
+
+def _handled_already(activity: dict[str, Any]) -> Response:
+    """A card action pressed once must get a card back; anything else just an OK."""
+    if activity.get("type") == "invoke" and activity.get("name") == "adaptiveCard/action":
+        return jsonify(cards.invoke_response(cards.said(ALREADY_HANDLED)))
+    return Response(status=200)

@@ -46,3 +46,11 @@ MEETINGS = Table(
     Column("ends_at", DateTime(timezone=True), nullable=False, index=True),
     comment="Teams meetings in supporters' calendars, by booking, so changes reach the event",
 )
+
+ACTIVITIES_SEEN = Table(
+    "teams_activities_seen",
+    metadata,
+    Column("activity_key", String(64), primary_key=True),  # SHA-256 of conversation + activity id
+    Column("keep_until", DateTime(timezone=True), nullable=False, index=True),
+    comment="Activities handled, until their token expires: a resent one is handled once",
+)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 import time
@@ -20,6 +21,7 @@ from tests.integration.test_deliveries import drain
 from tests.slack.test_wiring import BOT_TOKEN, SIGNING_SECRET
 
 ASKER, ASH, BIRCH = "U0ASKER", "U0ASH", "U0BIRCH"
+PRESSES = itertools.count()
 
 
 @pytest.fixture(autouse=True)
@@ -76,13 +78,15 @@ def slash(client, user=ASKER):
             "team_id": "T0TEAM",
             "trigger_id": "trigger-1",
             "channel_id": "D0",
-            "response_url": "https://x.invalid",
+            "response_url": f"https://x.invalid/{next(PRESSES)}",  # Slack's is new each time
         },
     )
 
 
 def interaction(client, payload: dict):
-    return send(client, {"payload": json.dumps(payload)})
+    # each press is a new request to Slack (its own action_ts), never a byte-identical replay
+    stamped = {"action_ts": f"1772614800.{next(PRESSES):06d}", **payload}
+    return send(client, {"payload": json.dumps(stamped)})
 
 
 def submit(client, view: dict, user=ASKER, **chosen):
