@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import DateTime, Engine, TypeDecorator, create_engine, event
-from sqlalchemy.engine import Dialect
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import Dialect, ExceptionContext
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
 SessionFactory = Callable[[], Session]
+log = logging.getLogger(__name__)
+SERVER_GOING_AWAY = "57P"
+"""SQLSTATE class "operator intervention": shutdown, crash, terminated backend, not yet up."""
+LOST_MID_TRANSACTION = "Can't reconnect until invalid"
+"""SQLAlchemy's words when a session's connection died inside its transaction."""
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -53,9 +60,32 @@ def make_engine(url: str) -> Engine:
         )
         _serialize_sqlite(engine, wal=not memory)
         return engine
-    return create_engine(
+    engine = create_engine(
         url, pool_pre_ping=True, pool_size=10, max_overflow=20, hide_parameters=True
     )
+    event.listen(engine, "handle_error", _server_going_away)
+    return engine
+
+
+def _server_going_away(context: ExceptionContext) -> None:
+    """A backend terminated by a restart counts as a lost connection, so the pool drops it.
+
+    The driver reports "terminating connection due to administrator command" as an ordinary
+    error while the socket still looks open; without this the dead connection went back to
+    the pool, and the pool's other connections, just as dead, were not invalidated with it.
+    """
+    sqlstate = getattr(context.original_exception, "sqlstate", None) or ""
+    if sqlstate.startswith(SERVER_GOING_AWAY):
+        context.is_disconnect = True
+
+
+def unavailable(error: BaseException) -> bool:
+    """Whether an error means the database cannot be reached now (worth a retry, not a bug)."""
+    if isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated:
+        return True
+    if isinstance(error, sa_exc.PendingRollbackError):  # after an error someone swallowed:
+        return LOST_MID_TRANSACTION in str(error)  # only a lost connection, not a failed flush
+    return isinstance(error, sa_exc.OperationalError | sa_exc.InterfaceError | sa_exc.TimeoutError)
 
 
 def _serialize_sqlite(engine: Engine, *, wal: bool) -> None:
@@ -91,7 +121,29 @@ def session_scope(factory: SessionFactory) -> Iterator[Session]:
     try:
         yield session
     except BaseException:
-        session.rollback()
+        with _lost_connection_ignored(session):
+            session.rollback()
         raise
     finally:
+        release(session)
+
+
+def release(session: Session) -> None:
+    """Close a session; if its connection died with the database, discard it instead.
+
+    Closing rolls back, and a rollback on a connection the server dropped raises: that must
+    neither turn an answered request into a 500 nor put a broken connection back in the pool.
+    """
+    with _lost_connection_ignored(session):
         session.close()
+
+
+@contextmanager
+def _lost_connection_ignored(session: Session) -> Iterator[None]:
+    try:
+        yield
+    except sa_exc.DBAPIError as error:
+        if not unavailable(error):
+            raise
+        log.warning("database connection lost (%s); discarded", type(error.orig).__name__)
+        session.invalidate()

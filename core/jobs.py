@@ -19,6 +19,7 @@ from huey import Huey, RedisHuey, SqliteHuey
 from huey.consumer import Consumer
 
 from core import events
+from core.db import unavailable
 from core.notify import deliveries, timers
 from core.services import lifecycle, matching, pauses, retention
 
@@ -29,6 +30,8 @@ log = logging.getLogger(__name__)
 QUEUE_NAME = "peerline"
 STRANDED_AFTER = timedelta(seconds=30)
 """Longer than a queued job takes to start, so the tick does not queue what is on its way."""
+DATABASE_PAUSE = timedelta(seconds=5)
+"""A job that found the database unreachable (a restart) is tried again this much later."""
 
 
 def make_huey(redis_url: str | None, instance_path: Path) -> Huey:
@@ -50,7 +53,14 @@ class Jobs:
 
     def deliver(self, delivery_id: str) -> str:
         """Send one delivery if due; a retry is queued for the time the outcome names."""
-        outcome = deliveries.attempt(self.runtime, uuid.UUID(delivery_id))
+        try:
+            outcome = deliveries.attempt(self.runtime, uuid.UUID(delivery_id))
+        except Exception as error:
+            if not unavailable(error):
+                raise
+            log.warning("database unavailable; delivery %s queued again", delivery_id)
+            self.enqueue(delivery_id, at=self.runtime.clock.now() + DATABASE_PAUSE)
+            return "database unavailable"
         if outcome.status == "retry" and outcome.retry_at is not None:
             self.enqueue(delivery_id, at=outcome.retry_at)
         return outcome.status
@@ -128,6 +138,10 @@ class Jobs:
             return int(self.huey.pending_count()) + int(self.huey.scheduled_count())
         except Exception:
             return -1
+
+    def reachable(self) -> bool:
+        """Whether the queue answers now (health checks: Redis may be down while the app is up)."""
+        return self.queue_depth() >= 0
 
 
 class InProcessConsumer(Consumer):  # type: ignore[misc]

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from core.clock import Clock
 from core.config import Settings
 from core.crypto import IdentityCipher
-from core.db import SessionFactory
+from core.db import SessionFactory, release
 from core.events import EventBus
 from core.ports import CalendarWriter, NotificationChannel, SignInMethod
 
@@ -68,4 +68,4 @@ def db_session() -> Session:
 def close_db_session(_exc: BaseException | None = None) -> None:
     session = g.pop("db_session", None)
     if session is not None:
-        session.close()
+        release(session)  # a connection lost with the database is discarded, not raised

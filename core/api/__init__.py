@@ -15,6 +15,7 @@ from werkzeug.exceptions import HTTPException
 from core.api import audit, deliveries, programs, requests, scheduling, supporters
 from core.api.framework import ApiBlueprint, error_response
 from core.api.openapi import build
+from core.db import unavailable
 from core.errors import PeerLineError
 from core.models import Program
 from core.runtime import db_session, runtime
@@ -30,6 +31,7 @@ BLUEPRINTS: list[ApiBlueprint] = [
 ]
 log = logging.getLogger(__name__)
 meta = Blueprint("meta", __name__)
+RETRY_AFTER_OUTAGE_SECONDS = 5
 
 
 def _version() -> str:
@@ -97,19 +99,32 @@ def metrics() -> Response:
 
 @meta.get("/readyz")
 def readyz() -> tuple[Response, int]:
+    """Not ready without the database; ready but "degraded" without the job queue.
+
+    With the queue down requests are still taken (their messages wait in the outbox and the
+    workers' tick sends them), so taking the app out of the load balancer would only hurt.
+    """
     from core import migrations
 
     engine = runtime().engine
+    queue = "ok" if _queue_reachable() else "unreachable"
     try:
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
         current = migrations.is_up_to_date(engine)
     except Exception:
         log.warning("readiness check: database unreachable")
-        return jsonify({"status": "unavailable", "database": "unreachable"}), 503
+        return jsonify({"status": "unavailable", "database": "unreachable", "queue": queue}), 503
     if not current:
-        return jsonify({"status": "unavailable", "database": "migrations pending"}), 503
-    return jsonify({"status": "ready", "database": "ok"}), 200
+        body = {"status": "unavailable", "database": "migrations pending", "queue": queue}
+        return jsonify(body), 503
+    status = "ready" if queue == "ok" else "degraded"
+    return jsonify({"status": status, "database": "ok", "queue": queue}), 200
+
+
+def _queue_reachable() -> bool:
+    jobs = runtime().jobs
+    return jobs is None or jobs.reachable()
 
 
 def _handle_domain_error(error: PeerLineError) -> tuple[Response, int]:
@@ -130,15 +145,43 @@ def _handle_http_error(error: HTTPException) -> Any:
 
 
 def _handle_unexpected(error: Exception) -> tuple[Response, int]:
+    if unavailable(error):  # a database restart or outage: the client should simply retry
+        return _database_unavailable(error)
     log.exception("unhandled error on %s %s", request.method, request.path)
     problem = PeerLineError("something went wrong on our side; please try again later")
     problem.status, problem.code = 500, "internal_error"
     return error_response(problem)
 
 
+def _database_unavailable(error: Exception) -> tuple[Response, int]:
+    """503 with Retry-After; the log names the fault's class, never its SQL or parameters."""
+    cause = getattr(error, "orig", None) or error
+    log.warning(
+        "database unavailable on %s %s (%s)", request.method, request.path, type(cause).__name__
+    )
+    problem = PeerLineError("the service is briefly unavailable; please try again in a moment")
+    problem.status, problem.code = 503, "unavailable"
+    response, status = error_response(problem)
+    response.headers["Retry-After"] = str(RETRY_AFTER_OUTAGE_SECONDS)
+    return response, status
+
+
+DEFAULT_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: https:; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)  # for HTML pages that set none of their own (the landing and API docs pages, Slack's install)
+HSTS = "max-age=31536000; includeSubDomains"
+
+
 def _security_headers(response: Response) -> Response:
+    """Every answer: no sniffing, no Referer (capability URLs), a CSP on pages, HSTS on TLS."""
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "no-referrer")
+    if response.mimetype == "text/html":
+        response.headers.setdefault("Content-Security-Policy", DEFAULT_CSP)
+    if _behind_tls():
+        response.headers.setdefault("Strict-Transport-Security", HSTS)
     if "frame-ancestors" not in response.headers.get("Content-Security-Policy", ""):
         response.headers.setdefault(
             "X-Frame-Options", "DENY"
@@ -146,6 +189,14 @@ def _security_headers(response: Response) -> Response:
     if request.path.startswith(PREFIX):
         response.headers.setdefault("Cache-Control", "no-store")
     return response
+
+
+def _behind_tls() -> bool:
+    """https as the client sees it (ProxyFix makes that so), or a production https deployment."""
+    if request.is_secure:
+        return True
+    settings = runtime().settings
+    return settings.env == "production" and (settings.public_url or "").startswith("https://")
 
 
 def init_app(app: Flask) -> None:

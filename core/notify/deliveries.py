@@ -11,16 +11,19 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, func, select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from core.db import unavailable
 from core.models import Delivery
 from core.notify.kinds import OPTIONAL, VIA
 from core.ports import FORGET_AFTER_SENDING, DeliveryResult, Notification, NotificationChannel
@@ -31,6 +34,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 FIRST_RETRY = timedelta(seconds=30)
+RECORD_PATIENCE = timedelta(seconds=15)  # longer than a database restart usually takes
+RECORD_PAUSE_SECONDS = 0.5
 IN_ORDER_PAUSE = timedelta(seconds=1)
 LONGEST_RETRY = timedelta(hours=1)
 _local_claims: set[uuid.UUID] = set()
@@ -55,11 +60,17 @@ def backoff(
 
 
 def attempt(runtime: Runtime, delivery_id: uuid.UUID) -> Outcome:
-    """Try to send one delivery now, if it is due and no other worker holds it."""
-    with _claimed(runtime, delivery_id) as connection:
-        if connection is None:
+    """Try to send one delivery now, if it is due and no other worker holds it.
+
+    The claim's connection only holds the lock; the row is read and written in short
+    transactions of their own. A database restart during a send ends every connection, the
+    claim's too, yet the outcome is still recorded on a fresh one, rather than a sent
+    message being left pending, to go out again.
+    """
+    with _claimed(runtime, delivery_id) as taken:
+        if not taken:
             return Outcome("busy")
-        with Session(bind=connection, expire_on_commit=False) as session:
+        with Session(bind=runtime.engine, expire_on_commit=False) as session:
             return _attempt(runtime, session, delivery_id)
 
 
@@ -171,7 +182,7 @@ def _record(
         row.status, row.finished_at, row.last_error = "sent", now, None
         if row.data.get(FORGET_AFTER_SENDING):
             row.data = {FORGET_AFTER_SENDING: True}  # someone's words: kept no longer than needed
-        session.commit()
+        _commit_sent(runtime, session, row)
         return Outcome("sent")
     row.last_error = (result.detail or "failed without a reason")[:300]
     if result.permanent or row.attempts >= runtime.settings.delivery_max_attempts:
@@ -199,24 +210,54 @@ def _record(
     return Outcome("retry", row.next_attempt_at)
 
 
-@contextmanager
-def _claimed(runtime: Runtime, delivery_id: uuid.UUID) -> Iterator[Connection | None]:
-    """Hold the delivery for this worker alone while it is sent, or yield None if taken."""
-    with runtime.engine.connect() as connection:
-        if connection.dialect.name == "postgresql":
-            key = _lock_key(delivery_id)
-            taken = connection.execute(select(func.pg_try_advisory_lock(key))).scalar()
-            connection.commit()
-            if not taken:
-                yield None
-                return
-            try:
-                yield connection
-            finally:
-                _unlock(connection, key)
+def _commit_sent(runtime: Runtime, session: Session, row: Delivery) -> None:
+    """The message is out: a connection lost meanwhile must not leave it pending, to go again.
+
+    A database restart ends every connection; the outcome is written again on a fresh one
+    for as long as a restart takes, then given up (the message may then go a second time).
+    """
+    values = {c: getattr(row, c) for c in ("status", "finished_at", "last_error", "channel")}
+    values["data"] = row.data
+    deadline = time.monotonic() + RECORD_PATIENCE.total_seconds()
+    try:
+        session.commit()
+        return
+    except DBAPIError as error:
+        if not unavailable(error):
+            raise
+        with suppress(DBAPIError):
+            session.rollback()
+    while True:
+        try:
+            with Session(bind=runtime.engine) as again:
+                again.execute(update(Delivery).where(Delivery.id == row.id).values(**values))
+                again.commit()
+            log.info("delivery %s sent; recorded after the database came back", row.id)
             return
+        except DBAPIError as error:
+            if not unavailable(error) or time.monotonic() > deadline:
+                raise
+        time.sleep(RECORD_PAUSE_SECONDS)
+
+
+@contextmanager
+def _claimed(runtime: Runtime, delivery_id: uuid.UUID) -> Iterator[bool]:
+    """Hold the delivery for this worker alone while it is sent; False if another has it."""
+    if runtime.engine.dialect.name != "postgresql":
         with _local_claim(delivery_id) as taken:
-            yield connection if taken else None
+            yield taken
+        return
+    with runtime.engine.connect() as connection:
+        key = _lock_key(delivery_id)
+        taken = bool(connection.execute(select(func.pg_try_advisory_lock(key))).scalar())
+        connection.commit()
+        if not taken:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            _unlock(connection, key)
 
 
 def _unlock(connection: Connection, key: int) -> None:

@@ -11,7 +11,10 @@ requests code run for real in tests.
 Entra ID: OIDC discovery at /{tenant}/v2.0/.well-known/openid-configuration and the token
 endpoint /{tenant}/oauth2/v2.0/token (client_credentials, client_secret_post), which issues
 opaque tokens. The Bot Connector accepts only tokens that endpoint issued for the connector's
-scope; `fail_next(status, times, retry_after)` scripts the next answers (429, 500, 401, 404).
+scope; `fail_next(status, times, retry_after)` scripts the next answers (429, 500, 401, 404),
+and `stall_next(accepted=...)` holds the next call until `release()`, past any client timeout:
+unanswered and never carried out, or, with `accepted=True`, carried out (the activity posted)
+with only the answer held, the hard case for exactly-once.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from collections import defaultdict, deque
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
@@ -35,6 +38,7 @@ from tests.live_server import QuietRequestHandler
 
 HOST = "127.0.0.1"
 CONNECTOR_SCOPE = "https://api.botframework.com/.default"
+HOLD_LIMIT_SECONDS = 60  # a stalled call is answered after this even if never released
 
 
 @contextmanager
@@ -158,6 +162,7 @@ class Fault:
 
     status: int
     retry_after: str | None = None
+    hold: Literal["before", "after"] | None = None  # stall: before or after carrying it out
 
 
 class FakeBotConnector(_Served):
@@ -172,6 +177,8 @@ class FakeBotConnector(_Served):
         self.created: list[dict[str, Any]] = []  # bodies of 1:1 chats the bot opened
         self.installed_for: set[str] | None = None  # who has the app; None: everyone
         self._faults: deque[Fault] = deque()
+        self.stalled = threading.Event()  # a call is being held
+        self._released = threading.Event()
         self._routes = Map(
             [
                 Rule("/v3/conversations", endpoint="create", methods=["POST"]),
@@ -187,6 +194,21 @@ class FakeBotConnector(_Served):
         with self._lock:
             self._faults.extend([Fault(status, retry_after)] * times)
 
+    def stall_next(self, *, accepted: bool = False, times: int = 1) -> None:
+        """Hold the next `times` calls until release(); `accepted`: carried out first."""
+        self._released.clear()
+        self.stalled.clear()
+        with self._lock:
+            self._faults.extend([Fault(503, hold="after" if accepted else "before")] * times)
+
+    def release(self) -> None:
+        """Let stalled calls finish: an accepted one gets its answer, another a 503."""
+        self._released.set()
+
+    def __exit__(self, *exc: object) -> None:
+        self._released.set()  # no request thread may stay held
+        super().__exit__(*exc)
+
     def open_conversation(self, conversation_id: str) -> None:
         """A conversation that exists already (a chat the user had with the bot)."""
         with self._lock:
@@ -196,9 +218,22 @@ class FakeBotConnector(_Served):
         with self._lock:
             self.calls += 1
             fault = self._faults.popleft() if self._faults else None
+        if fault is not None and fault.hold == "after":
+            answer = self._carry_out(request)
+            self._hold()
+            return answer
         if fault is not None:
+            if fault.hold == "before":
+                self._hold()
             headers = {"Retry-After": fault.retry_after} if fault.retry_after else None
             return _json({"error": {"code": "Scripted"}}, fault.status, headers)
+        return self._carry_out(request)
+
+    def _hold(self) -> None:
+        self.stalled.set()
+        self._released.wait(HOLD_LIMIT_SECONDS)
+
+    def _carry_out(self, request: Request) -> Response:
         if not self._authorized(request):
             return _json({"message": "Authorization has been denied for this request."}, 401)
         endpoint, args = self._routes.bind_to_environ(request.environ).match()

@@ -8,7 +8,10 @@
 It speaks the wire format: POST /api/<method>, form-encoded, multipart or JSON bodies,
 `Authorization: Bearer <token>` (Basic for oauth.v2.access), `{"ok": ...}` answers.
 Scripted faults apply to the next call(s) of a method: `fail(method, error)`,
-`rate_limit(method, retry_after)` (HTTP 429 + Retry-After), `server_error(method)` (500).
+`rate_limit(method, retry_after)` (HTTP 429 + Retry-After), `server_error(method)` (500),
+and `stall(method, accepted=...)`: the call hangs until `release()` (`stalled` is set once one
+does), past any client timeout; unanswered and never carried out, or, with `accepted=True`,
+carried out (the message posted) with only the answer held, the hard case for exactly-once.
 The upload URL that files.getUploadURLExternal hands out is served here too (method UPLOAD).
 """
 
@@ -20,7 +23,7 @@ import threading
 from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
@@ -29,6 +32,7 @@ from tests.live_server import QuietRequestHandler
 
 HOST = "127.0.0.1"
 UPLOAD = "files.upload"  # the upload URL's pseudo-method, for scripting faults
+HOLD_LIMIT_SECONDS = 60  # a stalled call is answered after this even if never released
 Handler = Callable[["FakeSlack", dict[str, Any]], dict[str, Any]]
 
 
@@ -46,6 +50,7 @@ class Fault:
     status: int = 200
     error: str | None = None
     retry_after: int | None = None
+    hold: Literal["before", "after"] | None = None  # stall: before or after carrying it out
 
 
 @dataclass(frozen=True)
@@ -83,6 +88,8 @@ class FakeSlack:
         self._posted: list[dict[str, Any]] = []
         self._counter = 0
         self._lock = threading.Lock()
+        self.stalled = threading.Event()  # a call is being held
+        self._released = threading.Event()
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -105,6 +112,7 @@ class FakeSlack:
 
     def __exit__(self, *_exc: object) -> None:
         assert self._server is not None and self._thread is not None
+        self._released.set()  # no request thread may stay held
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=10)
@@ -130,6 +138,16 @@ class FakeSlack:
     def server_error(self, method: str, status: int = 500, times: int = 1) -> None:
         """The next call(s) answer a bare HTTP 5xx, as a proxy or an outage would."""
         self._script(method, Fault(status), times)
+
+    def stall(self, method: str, *, accepted: bool = False, times: int = 1) -> None:
+        """The next call(s) hang until release(); `accepted`: carried out before hanging."""
+        self._released.clear()
+        self.stalled.clear()
+        self._script(method, Fault(hold="after" if accepted else "before"), times)
+
+    def release(self) -> None:
+        """Let stalled calls finish: an accepted one gets its answer, another a 503."""
+        self._released.set()
 
     def _script(self, method: str, fault: Fault, times: int) -> None:
         with self._lock:
@@ -171,8 +189,22 @@ class FakeSlack:
         with self._lock:
             self._calls.append(Call(method, params, dict(request.headers.items())))
             fault = self._next_fault(method)
+        if fault is not None and fault.hold == "after":
+            answer = self._carry_out(method, request, params)
+            self._hold()
+            return answer
+        if fault is not None and fault.hold == "before":
+            self._hold()
+            return _fault_response(Fault(503))
         if fault is not None:
             return _fault_response(fault)
+        return self._carry_out(method, request, params)
+
+    def _hold(self) -> None:
+        self.stalled.set()
+        self._released.wait(HOLD_LIMIT_SECONDS)
+
+    def _carry_out(self, method: str, request: Request, params: dict[str, Any]) -> Response:
         handler = HANDLERS.get(method)
         if handler is None:
             return _json({"ok": False, "error": "unknown_method"})

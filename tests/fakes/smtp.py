@@ -8,7 +8,10 @@ Modes, combinable: `rcpt_reply="550 5.1.1 …"` / `"451 4.3.0 …"` (refuse), `d
 `drop_on="RCPT" | "DATA"` (connection cut mid-transaction), `credentials=(user, password)`
 (AUTH required), `tls="starttls" | "implicit"` with `certificates` from `make_certificates`,
 and `stall=True`: RCPT blocks until `release()` (`stalled` is set once a client is stuck
-there). A message counts as received only when DATA has completed.
+there). A message counts as received only when DATA has completed. `hold_reply=True` is the
+other side of a timeout: the message is received (counted), but the 250 after DATA is held
+until `release()`, so a client with a short timeout gives up on a message that arrived.
+`rearm()` makes a released server hold clients again.
 """
 
 from __future__ import annotations
@@ -156,15 +159,16 @@ class FakeSMTP:
         data_reply: str | None = None,
         drop_on: Literal["RCPT", "DATA"] | None = None,
         stall: bool = False,
+        hold_reply: bool = False,
     ) -> None:
         if tls != "none" and certificates is None:
             raise ValueError("TLS needs certificates (make_certificates)")
         self.tls, self.certificates, self.credentials = tls, certificates, credentials
         self.rcpt_reply, self.data_reply, self.drop_on = rcpt_reply, data_reply, drop_on
-        self.stall = stall
+        self.stall, self.hold_reply = stall, hold_reply
         self.received: list[Received] = []
         self.auth_attempts = 0
-        self.stalled = threading.Event()  # a client is held in RCPT
+        self.stalled = threading.Event()  # a client is held (in RCPT, or after DATA)
         self.released = threading.Event()  # let held clients go on
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="fake-smtp-stall")
         self._controller: _LoopbackController | None = None
@@ -187,6 +191,11 @@ class FakeSMTP:
 
     def release(self) -> None:
         self.released.set()
+
+    def rearm(self) -> None:
+        """After a release(): hold the next client again (with stall or hold_reply set)."""
+        self.released.clear()
+        self.stalled.clear()
 
     def start(self) -> FakeSMTP:
         context = self.certificates.server_context() if self.certificates else None
@@ -273,6 +282,8 @@ class _Handler:
                 tls=transport is not None and transport.get_extra_info("ssl_object") is not None,
             )
         )
+        if self.fake.hold_reply:  # received; the client may time out before it hears so
+            await self.fake._hold()
         return "250 OK: queued"
 
 

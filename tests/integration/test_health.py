@@ -20,7 +20,8 @@ def test_ready_only_once_migrations_have_run(database_url, tmp_path, clock):
     assert pending.status_code == 503 and pending.json["database"] == "migrations pending"
     migrations.upgrade(runtime(app).engine)
     ready = client.get("/readyz")
-    assert ready.status_code == 200 and ready.json == {"status": "ready", "database": "ok"}
+    assert ready.status_code == 200
+    assert ready.json == {"status": "ready", "database": "ok", "queue": "ok"}
     runtime(app).engine.dispose()
 
 
