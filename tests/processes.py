@@ -10,7 +10,9 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -79,3 +81,13 @@ def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     env["PEERLINE_INSTANCE_PATH"] = str(tmp_path / "instance")
     env.update(extra)
     return env
+
+
+def slots_ahead(base: str, days: int, program: str = "acme") -> list[dict[str, Any]]:
+    """A running server's free slots from five hours ahead, for `days` (real time: a process)."""
+    start = datetime.now(UTC) + timedelta(hours=5)
+    window = {"program": program, "from": start.isoformat()}
+    window["to"] = (start + timedelta(days=days)).isoformat()
+    found = requests.get(f"{base}/api/v1/slots", params=window, timeout=(5, 30))
+    assert found.status_code == 200, found.text
+    return list(found.json()["slots"])

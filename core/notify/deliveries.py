@@ -301,7 +301,7 @@ def due(runtime: Runtime, overdue: timedelta = timedelta(0), limit: int = 500) -
                     Delivery.status == "pending",
                     Delivery.next_attempt_at <= runtime.clock.now() - overdue,
                 )
-                .order_by(Delivery.next_attempt_at)
+                .order_by(Delivery.next_attempt_at, Delivery.created_at)  # in decided order
                 .limit(limit)
             )
         )

@@ -57,3 +57,9 @@ KINDS = frozenset(
     | OPTIONAL
     | CALENDAR
 )
+
+
+def conversation_order(request_id: object, side: str) -> str:
+    """The order key of everything one side of a request hears: a chat's lines, its end, the
+    feedback prompt after it, so they arrive in the order they were decided."""
+    return f"relay:{request_id}:{side}"

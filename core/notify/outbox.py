@@ -10,10 +10,11 @@ import logging
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import event as sa_event
+from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -54,7 +55,7 @@ def stage(
     for note in notifications:
         statement = (
             insert(Delivery)
-            .values(**_row(note, now))
+            .values(**_row(note, now, _in_order(session, note, now)))
             .on_conflict_do_nothing(index_elements=["dedupe_key"])
             .returning(Delivery.id)
         )
@@ -65,12 +66,23 @@ def stage(
     return added
 
 
+def _in_order(session: Session, note: Notification, now: datetime) -> datetime:
+    """Within an order key, a message is stamped after the one decided before it, even in the
+    same instant (one transaction), since delivery order follows the stamp."""
+    if note.order_key is None:
+        return now
+    last = session.scalar(
+        select(func.max(Delivery.created_at)).where(Delivery.order_key == note.order_key)
+    )
+    return now if last is None or last < now else last + timedelta(microseconds=1)
+
+
 def remember_for_queue(session: Session, delivery_ids: list[uuid.UUID]) -> None:
     """Hand these deliveries to the queue once the session commits."""
     session.info.setdefault("new_deliveries", []).extend(delivery_ids)
 
 
-def _row(note: Notification, now: datetime) -> dict[str, Any]:
+def _row(note: Notification, now: datetime, stamp: datetime) -> dict[str, Any]:
     return {
         "id": uuid.uuid4(),
         "dedupe_key": note.dedupe_key[:200],
@@ -84,7 +96,7 @@ def _row(note: Notification, now: datetime) -> dict[str, Any]:
         "status": "pending",
         "attempts": 0,
         "next_attempt_at": now,
-        "created_at": now,
+        "created_at": stamp,
     }
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from core import events
 from core.models import Booking, Offer, Program, RequesterIdentity, Supporter, SupportRequest
+from core.notify.kinds import conversation_order
 from core.ports import Audience, Notification
 from core.schemas.programs import NOT_A_CRISIS_SERVICE
 from core.services.programs import crisis_resources_for
@@ -48,7 +49,12 @@ def has_identity(session: Session, request_id: uuid.UUID) -> bool:
 
 
 def to_requester(
-    session: Session, request: SupportRequest, kind: str, key: str, **data: Any
+    session: Session,
+    request: SupportRequest,
+    kind: str,
+    key: str,
+    order_key: str | None = None,
+    **data: Any,
 ) -> list[Notification]:
     if not has_identity(session, request.id):
         return []
@@ -62,6 +68,7 @@ def to_requester(
             request_id=request.id,
             supporter_id=request.supporter_id,
             data=snapshot(session, program, "requester") | data,
+            order_key=order_key,
         )
     ]
 
@@ -174,6 +181,7 @@ def _session_closed(session: Session, event: events.SessionClosed) -> list[Notif
             request,
             "feedback_prompt",
             f"feedback_prompt:{request.id}",
+            order_key=conversation_order(request.id, "requester"),  # after "the chat ended"
             supporter_alias=supporter.alias,
         )
     return []

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from core import events
 from core.errors import Conflict
 from core.models import Program, RequesterIdentity, SupporterContact, SupportRequest
+from core.notify.kinds import conversation_order
 from core.notify.outbox import stage
 from core.ports import FORGET_AFTER_SENDING, Notification
 from core.schemas.programs import NOT_A_CRISIS_SERVICE
@@ -257,7 +258,7 @@ def _note(
         kind=kind,
         request_id=chat.request_id,
         supporter_id=chat.supporter_id,
-        order_key=f"relay:{chat.request_id}:{side}",  # a chat's messages arrive in order
+        order_key=conversation_order(chat.request_id, side),  # a chat's messages in order
         data=data | extra,
     )
 

@@ -149,5 +149,6 @@ def test_the_coordinators_mailbox_can_be_cleared_but_no_other_policy_can_be_null
     refused = client.patch(
         "/api/v1/programs/acme", json={"policy": {"session_minutes": None}}, headers=admin
     )
-    assert refused.status_code == 422 and refused.json["error"]["field"] == "session_minutes"
+    assert refused.status_code == 422
+    assert refused.json["error"]["field"] == "policy.session_minutes"
     assert client.get("/api/v1/programs/acme", headers=admin).json["policy"]["session_minutes"]

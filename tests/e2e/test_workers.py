@@ -28,7 +28,7 @@ from core.runtime import runtime
 from tests.conftest import REDIS_ENV
 from tests.fakes.smtp import FakeSMTP, fake_smtp_servers
 from tests.helpers import make_world, request_body, system_ctx
-from tests.processes import clean_env, free_port, running, wait_until_up
+from tests.processes import clean_env, free_port, running, slots_ahead, wait_until_up
 
 SETTLE_SECONDS = 60  # an upper bound on start-up and sending, polled, never slept through
 ALL_DAY = [
@@ -187,16 +187,7 @@ def cluster(tmp_path, smtp) -> Iterator[tuple[Cluster, Flask]]:
 
 def first_slots(base: str, count: int) -> list[dict]:
     """`count` slots at one start time (different supporters), at least 5 hours away."""
-    start = datetime.now(UTC) + timedelta(hours=5)
-    found = requests.get(
-        f"{base}/api/v1/slots",
-        params={
-            "program": "acme",
-            "from": start.isoformat(),
-            "to": (start + timedelta(days=1)).isoformat(),
-        },
-        timeout=10,
-    ).json()["slots"]
+    found = slots_ahead(base, days=1)
     by_time: dict[str, list[dict]] = {}
     for slot in found:
         by_time.setdefault(slot["starts_at"], []).append(slot)

@@ -13,7 +13,7 @@ import json
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +43,7 @@ from tests.fakes.smtp import FakeSMTP
 from tests.faults.load import BOOKERS, TIMEOUT, BookingLoad, Reply
 from tests.faults.servers import LoopbackProxy
 from tests.helpers import EVERY_WEEKDAY, drain_until_quiet, make_world, request_body
-from tests.processes import free_port, running, wait_until_up
+from tests.processes import free_port, running, slots_ahead, wait_until_up
 
 pytestmark = pytest.mark.postgres
 TERMINATIONS = 3
@@ -73,20 +73,9 @@ def through(proxy: LoopbackProxy, url: str) -> str:
 
 
 def free_slots(base: str) -> list[dict[str, Any]]:
-    start = datetime.now(UTC) + timedelta(hours=5)
-    found = requests.get(
-        f"{base}/api/v1/slots",
-        params={
-            "program": "acme",
-            "from": start.isoformat(),
-            "to": (start + timedelta(days=2)).isoformat(),
-        },
-        timeout=TIMEOUT,
-    )
-    assert found.status_code == 200, found.text
     apart: list[dict[str, Any]] = []  # slots start every 15 minutes; sessions last longer
     ends: dict[str, datetime] = {}
-    for slot in found.json()["slots"]:
+    for slot in slots_ahead(base, days=2):
         supporter, starts = slot["supporter"]["id"], datetime.fromisoformat(slot["starts_at"])
         if supporter not in ends or starts >= ends[supporter]:
             apart.append(slot)

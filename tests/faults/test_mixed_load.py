@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -26,6 +26,7 @@ from core.models import Booking
 from tests.e2e.test_workers import Cluster, assert_each_sent_exactly_once, settled, wait_for
 from tests.fakes.smtp import FakeSMTP
 from tests.helpers import auth, issue_token, request_body, system_ctx
+from tests.processes import slots_ahead
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 TIMEOUT = (5, 30)
@@ -94,16 +95,7 @@ class Load:
 
 def contested_slots(base: str) -> list[dict[str, Any]]:
     """Every supporter's slot at two start times, hours apart: few slots, many bookers."""
-    start = datetime.now(UTC) + timedelta(hours=5)
-    found = requests.get(
-        f"{base}/api/v1/slots",
-        params={
-            "program": "acme",
-            "from": start.isoformat(),
-            "to": (start + timedelta(days=1)).isoformat(),
-        },
-        timeout=TIMEOUT,
-    ).json()["slots"]
+    found = slots_ahead(base, days=1)
     by_time: dict[str, list[dict[str, Any]]] = {}
     for slot in found:
         by_time.setdefault(slot["starts_at"], []).append(slot)
