@@ -43,8 +43,9 @@ class IcsCalendarWriter:
     def feed(self, name: str, events: list[CalendarEvent]) -> bytes:
         """A METHOD:PUBLISH calendar that subscribers (Moodle, Outlook, Google) refresh by UID.
 
-        Written line by line: ics' object model costs about a millisecond per event, and a
-        supporter's feed of a thousand sessions must stay cheap to poll.
+        Written line by line: through ics the same feed costs about 0.1 ms an event, ten times
+        this (bench/feeds.py measures both against icalendar), and a feed is fetched whole
+        after every change to any of its sessions.
         """
         title = _escaped_text(_clean_text(name))
         lines = [

@@ -28,20 +28,21 @@ def reader(feed: Feed) -> Principal:
     return Principal(role="service", program_id=owner.program_id)
 
 
-def scope(ctx: Ctx, feed: Feed) -> FeedScope:
-    """Whose sessions the feed shows; NotFound once its owner has no feed (offboarded)."""
+def state(ctx: Ctx, feed: Feed) -> tuple[FeedScope, FeedState]:
+    """Whose sessions the feed shows, and their state; NotFound once its owner has no feed."""
     owner = feed.owner
     if owner.supporter_id is not None:
-        return feed_data.supporter_scope(ctx, owner.program_id, owner.supporter_id)
+        return feed_data.supporter_feed(ctx, owner.program_id, owner.supporter_id)
     assert owner.student_key is not None
-    return feed_data.requester_scope(ctx, owner.program_id, owner.student_key)
+    return feed_data.requester_feed(ctx, owner.program_id, owner.student_key)
 
 
 def etag(feed: Feed, seen: FeedState) -> str:
-    """Changes with any booking made, moved or cancelled, the window, a rotation or the layout.
+    """Changes with any session added, moved, cancelled or aged out, a rotation or the layout.
 
-    Every write to a booking stamps its updated_at and a move bumps its sequence, and the
-    feed's DTSTAMPs are those times: the same figures always mean the same bytes.
+    Adding or removing a session changes the count and a move or a cancellation bumps its
+    SEQUENCE (sums that no commit order can hide); every write stamps updated_at, which the
+    feed writes as DTSTAMP. A request's alias is fixed when the request is made.
     """
     newest = seen.newest_change.isoformat() if seen.newest_change is not None else "-"
     parts = (LAYOUT, feed.id, feed.revision, seen.sessions, newest, seen.sequences)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, cast
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import has_request_context, url_for
-from sqlalchemy import ColumnElement, CursorResult, delete, insert, select, update
+from sqlalchemy import ColumnElement, CursorResult, bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from core.crypto import token_digest
@@ -58,13 +58,17 @@ class Feed:
     digest: str  # SHA-256 of the token it answers to
 
 
+_BY_DIGEST = select(FEEDS).where(FEEDS.c.token_digest == bindparam("digest"))
+
+
 def find(ctx: Ctx, token: str) -> Feed | None:
-    """The live feed a token opens; anything else (malformed, rotated, revoked) is None."""
+    """The live feed a token opens; anything else (malformed, rotated, revoked) is None.
+
+    A prepared Core statement on the session's connection: every poll starts here.
+    """
     if TOKEN_SHAPE.fullmatch(token) is None:
         return None
-    row = ctx.session.execute(
-        select(FEEDS).where(FEEDS.c.token_digest == token_digest(token))
-    ).first()
+    row = ctx.session.connection().execute(_BY_DIGEST, {"digest": token_digest(token)}).first()
     return _feed(row) if row is not None else None
 
 

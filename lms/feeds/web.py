@@ -40,10 +40,10 @@ def feed(token: str) -> Response:
             return _not_found()
         ctx = Ctx(session=ctx.session, principal=content.reader(found), now=ctx.now)
         try:
-            scope = content.scope(ctx, found)
+            scope, seen = content.state(ctx, found)
         except NotFound:  # the supporter was offboarded
             return _not_found()
-        tag = content.etag(found, feed_data.state(ctx, scope))
+        tag = content.etag(found, seen)
         if request.if_none_match.contains_weak(tag):
             return _calendar_response(Response(status=304), tag)
         sessions = feed_data.sessions(ctx, scope)

@@ -1,0 +1,91 @@
+"""What every benchmark shares: timing, figures as ratios to a same-process baseline, output.
+
+A figure is our median (or p99) against a baseline measured in the same process on the same
+machine just before or after, so a noisy or slow machine moves both and the ratio holds.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Target = Literal["ratio", "absolute", "exact", "info"]
+
+
+@dataclass
+class Figure:
+    """One measured result and, where the issue sets one, its target."""
+
+    name: str  # e.g. "slot search, 300 supporters"
+    unit: str  # of value and baseline: "ms", "MB", "bookings", …
+    value: float  # ours
+    baseline: float | None = None  # the bare reference, same unit
+    target: float | None = None  # ratio ≤ target, value ≤ target, or value == target
+    kind: Target = "ratio"
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ratio(self) -> float | None:
+        if self.baseline is None or self.baseline == 0:
+            return None
+        return self.value / self.baseline
+
+    @property
+    def passed(self) -> bool | None:
+        if self.target is None or self.kind == "info":
+            return None
+        if self.kind == "ratio":
+            return self.ratio is not None and self.ratio <= self.target
+        if self.kind == "exact":
+            return self.value == self.target
+        return self.value <= self.target
+
+    def as_json(self) -> dict[str, Any]:
+        found = asdict(self)
+        found["ratio"] = None if self.ratio is None else round(self.ratio, 3)
+        found["passed"] = self.passed
+        return found
+
+
+def timings(call: Callable[[], object], repeat: int, warmup: int = 3) -> list[float]:
+    """Seconds per call, after `warmup` calls that are not counted."""
+    for _ in range(warmup):
+        call()
+    found = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        call()
+        found.append(time.perf_counter() - start)
+    return found
+
+
+def median_ms(samples: list[float]) -> float:
+    return statistics.median(samples) * 1000
+
+
+def percentile(samples: list[float], share: float) -> float:
+    """The `share` quantile (0.99 for p99) by nearest rank."""
+    ordered = sorted(samples)
+    rank = max(0, min(len(ordered) - 1, round(share * len(ordered)) - 1))
+    return ordered[rank]
+
+
+def machine() -> dict[str, Any]:
+    """Where the figures came from, for BENCHMARKS.md."""
+    cpu = ""
+    try:
+        with open("/proc/cpuinfo") as info:
+            cpu = next((ln.split(":", 1)[1].strip() for ln in info if "model name" in ln), "")
+    except OSError:
+        pass
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpu": cpu or platform.processor(),
+        "cpus": os.cpu_count(),
+    }
