@@ -87,7 +87,10 @@ def _attempt(runtime: Runtime, session: Session, delivery_id: uuid.UUID) -> Outc
     row.attempts += 1
     session.commit()  # a worker that dies from here on still counts the attempt
     note = notification_of(row)
-    channel = choose_channel(runtime, note)
+    try:
+        channel = choose_channel(runtime, note)
+    except ChannelUndecided as undecided:  # no answer is not "nobody": try again later
+        return _record(runtime, session, row, DeliveryResult(False, detail=str(undecided)), now)
     if channel is None:
         return _finish_unreachable(session, row, now)
     result = _send(channel, note)
@@ -126,20 +129,37 @@ def notification_of(row: Delivery) -> Notification:
     )
 
 
+class ChannelUndecided(Exception):
+    """No channel said it reaches the recipient, and at least one could not answer."""
+
+
 def choose_channel(runtime: Runtime, note: Notification) -> NotificationChannel | None:
-    """Chat channels first (where people already are), e-mail last; a pinned one alone."""
+    """Chat channels first (where people already are), e-mail last; a pinned one alone.
+
+    None means no channel reaches the recipient. A channel that fails to answer (a bug, a
+    lost database connection) is not taken for a no: a lost database connection propagates
+    (the job is queued again), any other failure raises ChannelUndecided unless another
+    channel reaches the recipient.
+    """
     pinned = note.data.get(VIA)
     if isinstance(pinned, str):  # a plugin's own kind: only its channel may carry it
         found = runtime.channels.get(pinned)
         ordered = [found] if found is not None else []
     else:
         ordered = sorted(runtime.channels.values(), key=lambda c: c.name == "email")
+    failed: list[str] = []
     for channel in ordered:
         try:
             if channel.can_reach(note):
                 return channel
-        except Exception:
+        except Exception as error:
+            if unavailable(error):
+                raise
             log.exception("channel %s failed to say whether it reaches a recipient", channel.name)
+            failed.append(channel.name)
+    if failed:
+        names = ", ".join(failed)
+        raise ChannelUndecided(f"{names} could not say whether it reaches the recipient")
     return None
 
 

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
 from core.models import Delivery
 from core.notify import deliveries
@@ -148,6 +149,51 @@ def test_nobody_reachable_is_a_dead_letter_not_silence(app, client, chat):
     client.post("/api/v1/requests", json=request_body())
     assert drain(app) == ["dead"]
     assert rows(app)[0].last_error == "no channel reaches this recipient"
+
+
+def test_a_channel_that_cannot_say_whether_it_reaches_is_retried_not_dead(
+    app, client, chat, clock, caplog
+):
+    world_with(app, client, "Ash")
+    answers = iter([RuntimeError("lookup failed")])
+
+    def reaches(_note):
+        error = next(answers, None)
+        if error is not None:
+            raise error
+        return True
+
+    chat.reaches = reaches
+    client.post("/api/v1/requests", json=request_body())
+    with caplog.at_level(logging.ERROR):
+        assert drain(app) == ["retry"], "not taken for 'nobody reaches them'"
+    [row] = rows(app, kind="offer_made")
+    assert row.status == "pending" and "could not say whether it reaches" in row.last_error
+    clock.advance(minutes=5)
+    assert drain(app) == ["sent"] and chat.kinds() == ["offer_made"]
+
+
+def test_a_database_lost_while_choosing_a_channel_queues_the_job_again(app, client, chat, clock):
+    world_with(app, client, "Ash")
+    lost = iter([OperationalError("SELECT 1", {}, Exception("server closed the connection"))])
+
+    def reaches(_note):
+        error = next(lost, None)
+        if error is not None:
+            raise error
+        return True
+
+    chat.reaches = reaches
+    client.post("/api/v1/requests", json=request_body())
+    [row] = rows(app, kind="offer_made")
+    jobs = runtime(app).jobs
+    assert jobs is not None
+    queued: list[str] = []
+    jobs.enqueue = lambda delivery_id, at=None: queued.append(delivery_id)
+    assert jobs.deliver(str(row.id)) == "database unavailable"
+    assert queued == [str(row.id)] and rows(app, kind="offer_made")[0].status == "pending"
+    clock.advance(minutes=5)
+    assert drain(app) == ["sent"] and chat.kinds() == ["offer_made"]
 
 
 def test_optional_card_updates_are_skipped_when_unreachable(app, client, chat):
