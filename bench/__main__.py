@@ -12,6 +12,7 @@ from pathlib import Path
 from bench.harness import Figure, machine
 
 SUITES = {
+    "slots": "bench.slots",
     "feeds": "bench.feeds",
 }
 """Each module has `run(quick: bool) -> list[Figure]`."""

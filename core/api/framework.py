@@ -111,6 +111,8 @@ class ApiBlueprint(Blueprint):
                         f"{name}: this operation takes no query parameters", field=name
                     )
                 result = view(principal=principal, **kwargs)
+                if isinstance(result, Response):  # a view that writes its documented body itself
+                    return result
                 if adapter is None:
                     return Response(status=204)
                 response = jsonify(adapter.dump_python(result, mode="json"))

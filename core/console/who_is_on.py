@@ -51,7 +51,10 @@ def week(program: Program, supporters: list[Supporter], first: date) -> list[Day
     """Each day's shifts from weekly hours and overrides, minus pauses and lapsed training."""
     zone = ZoneInfo(program.time_zone)
     weekly, overrides = availability.load_windows(
-        ctx(), supporters, first - timedelta(days=1), first + timedelta(days=DAYS_SHOWN + 1)
+        ctx(),
+        [s.id for s in supporters],
+        first - timedelta(days=1),
+        first + timedelta(days=DAYS_SHOWN + 1),
     )
     days = [Day(first + timedelta(days=k)) for k in range(DAYS_SHOWN)]
     for day in days:

@@ -6,6 +6,7 @@ from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
@@ -17,6 +18,9 @@ _MAX_LOOKBACK_DAYS = 7  # how far back free_slots looks for the true start of a 
 _T = TypeVar("_T", int, datetime)
 _Span = tuple[datetime, datetime]
 _Minutes = tuple[int, int]
+_Seconds = tuple[int, int]
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_SECOND = timedelta(seconds=1)
 
 
 def _check_minutes(start: int, end: int, what: str) -> None:
@@ -90,6 +94,14 @@ class Interval:
         if self.end <= self.start:
             raise ValueError(f"Interval must end after it starts: {self.start} .. {self.end}")
 
+    @classmethod
+    def trusted(cls, start: datetime, end: datetime) -> Interval:
+        """An interval of UTC instants already known to be in order, built without checks."""
+        interval = object.__new__(cls)
+        object.__setattr__(interval, "start", start)
+        object.__setattr__(interval, "end", end)
+        return interval
+
 
 @dataclass(frozen=True)
 class SlotPolicy:
@@ -120,10 +132,15 @@ class _Rules:
 
 
 def _index(weekly: Sequence[WeeklyWindow], overrides: Sequence[DateOverride]) -> _Rules:
-    """Group the rules once so each local date costs a few dict lookups."""
-    rules = _Rules({}, {}, {})
+    """Group the rules once so each local date costs a few dict lookups.
+
+    Each weekday's windows are merged here, once, so a date without exceptions costs one
+    lookup rather than a merge.
+    """
+    by_day: dict[int, list[_Minutes]] = {}
     for window in weekly:
-        rules.weekly.setdefault(window.weekday, []).append((window.start_minute, window.end_minute))
+        by_day.setdefault(window.weekday, []).append((window.start_minute, window.end_minute))
+    rules = _Rules({day: _merge(spans) for day, spans in by_day.items()}, {}, {})
     for override in overrides:
         target = rules.extra if override.available else rules.off
         target.setdefault(override.on_date, []).append(override.minutes)
@@ -158,7 +175,10 @@ def _subtract(spans: list[_Minutes], cut: _Minutes) -> list[_Minutes]:
 
 def _local_minutes(rules: _Rules, day: date) -> list[_Minutes]:
     """(weekly + extra hours) minus time off for one local date, in wall-clock minutes."""
-    spans = _merge(rules.weekly.get(day.weekday(), []) + rules.extra.get(day, []))
+    spans = rules.weekly.get(day.weekday(), [])
+    if day not in rules.extra and day not in rules.off:
+        return spans  # merged already (the caller does not change it)
+    spans = _merge(spans + rules.extra.get(day, []))
     for cut in rules.off.get(day, []):
         spans = _subtract(spans, cut)
     return spans
@@ -182,9 +202,15 @@ def _day_spans(tz: ZoneInfo, rules: _Rules, day: date) -> Iterator[_Span]:
 
 def _dates(tz: ZoneInfo, first: datetime, last: datetime) -> list[date]:
     """Local dates whose windows can touch [first, last], with a day's margin each side."""
+    return list(_date_range(tz, first, last))
+
+
+@lru_cache(maxsize=256)
+def _date_range(tz: ZoneInfo, first: datetime, last: datetime) -> tuple[date, ...]:
+    """_dates, shared by every supporter of a zone in one search."""
     day = first.astimezone(tz).date() - _ONE_DAY
     count = (last.astimezone(tz).date() - day).days + 2
-    return [day + timedelta(days=k) for k in range(count)]
+    return tuple(day + timedelta(days=k) for k in range(count))
 
 
 def _spans(tz: ZoneInfo, rules: _Rules, days: Iterable[date]) -> list[_Span]:
@@ -216,19 +242,39 @@ def available_intervals(
 
 
 class _Busy:
-    """Buffered bookings plus blocked time, merged so one bisect answers 'does it clash?'."""
+    """Buffered bookings plus blocked time, merged so one bisect answers 'does it clash?'.
+
+    Held in epoch seconds, widened outwards to whole seconds, so the check never lets a
+    clash through; for the whole-second instants slots are made of it is exact.
+    """
 
     def __init__(
         self, bookings: Sequence[Interval], blocked: Sequence[Interval], buffer: timedelta
     ) -> None:
-        widened = [(b.start - buffer, b.end + buffer) for b in bookings]
-        self._spans = _merge(widened + [(b.start, b.end) for b in blocked])
+        pad = _ceil_seconds(buffer)
+        widened = [(_floor(b.start) - pad, _ceil(b.end) + pad) for b in bookings]
+        self._spans = _merge(widened + [(_floor(b.start), _ceil(b.end)) for b in blocked])
         self._ends = [hi for _, hi in self._spans]
 
     def clashes(self, start: datetime, end: datetime) -> bool:
         """True when [start, end) overlaps busy time; touching ends do not count."""
+        return self.clashes_at(_floor(start), _ceil(end))
+
+    def clashes_at(self, start: int, end: int) -> bool:
+        """The same for epoch seconds."""
         i = bisect_right(self._ends, start)  # first busy span ending after start
         return i < len(self._spans) and self._spans[i][0] < end
+
+    def free_within(self, lo: int, hi: int) -> Iterator[_Seconds]:
+        """The parts of [lo, hi) clear of busy time: a slot clashes with nothing iff it fits one."""
+        cursor, i = lo, bisect_right(self._ends, lo)  # first busy span ending after lo
+        while i < len(self._spans) and self._spans[i][0] < hi:
+            if self._spans[i][0] > cursor:
+                yield (cursor, self._spans[i][0])
+            cursor = max(cursor, self._ends[i])
+            i += 1
+        if cursor < hi:
+            yield (cursor, hi)
 
 
 def _scan_dates(tz: ZoneInfo, rules: _Rules, first: datetime, last: datetime) -> list[date]:
@@ -242,14 +288,81 @@ def _scan_dates(tz: ZoneInfo, rules: _Rules, first: datetime, last: datetime) ->
     return days
 
 
-def _grid(span: _Span, first: datetime, stop: datetime, policy: SlotPolicy) -> Iterator[datetime]:
-    """Starts span.start + k*step that are >= first, < stop and leave room for a session."""
-    lo, hi = span
-    k = max(0, -((lo - first) // policy.step))  # ceil((first - lo) / step)
-    moment = lo + k * policy.step
-    while moment < stop and moment + policy.session <= hi:
-        yield moment
-        moment += policy.step
+def _day_seconds(tz: ZoneInfo, rules: _Rules, day: date) -> list[_Seconds]:
+    """One local date's availability as spans of UTC epoch seconds."""
+    midnight, uniform = _local_midnight(tz, day)
+    if uniform:  # no clock change that day: a wall-clock minute is midnight plus minutes
+        return [(midnight + 60 * lo, midnight + 60 * hi) for lo, hi in _local_minutes(rules, day)]
+    return [(int(lo.timestamp()), int(hi.timestamp())) for lo, hi in _day_spans(tz, rules, day)]
+
+
+@lru_cache(maxsize=8192)
+def _local_midnight(tz: ZoneInfo, day: date) -> tuple[int, bool]:
+    """A local midnight in epoch seconds, and whether the day keeps one UTC offset throughout.
+
+    Shared by every supporter in the zone, so a search converts each date once, not once per
+    supporter. A day with a clock change takes the exact wall-clock path instead.
+    """
+    start = datetime(day.year, day.month, day.day, tzinfo=tz)
+    following = day + _ONE_DAY
+    end = datetime(following.year, following.month, following.day, tzinfo=tz)
+    return int(start.timestamp()), start.utcoffset() == end.utcoffset()
+
+
+def _floor(moment: datetime) -> int:
+    """Epoch seconds, rounded down (a busy start: whole-second starts clash as before)."""
+    return (moment - _EPOCH) // _SECOND
+
+
+def _ceil(moment: datetime) -> int:
+    """Epoch seconds, rounded up (earliest starts and busy ends: never let a clash through)."""
+    return -((_EPOCH - moment) // _SECOND)
+
+
+def _ceil_seconds(length: timedelta) -> int:
+    return -(-length // _SECOND)
+
+
+def free_starts(
+    tz: ZoneInfo,
+    weekly: Sequence[WeeklyWindow],
+    overrides: Sequence[DateOverride],
+    *,
+    bookings: Sequence[Interval],
+    blocked: Sequence[Interval],
+    policy: SlotPolicy,
+    now: datetime,
+    window_start: datetime,
+    window_end: datetime,
+) -> list[int]:
+    """The starts of bookable slots, as UTC epoch seconds in order (see free_slots).
+
+    Plain integers all the way: a program-wide search makes hundreds of thousands of
+    candidate starts, and an object for each would cost more than the search itself.
+    """
+    now = _as_utc(now, "now")
+    window_start, window_end = _check_range(window_start, window_end, "window")
+    earliest = max(window_start, now + policy.min_notice)
+    latest = min(window_end, now + policy.horizon)
+    if earliest >= latest:
+        return []
+    first, stop = _ceil(earliest), _ceil(latest)  # whole-second starts s: s >= t iff s >= ceil t
+    rules = _index(weekly, overrides)
+    session, step = _ceil_seconds(policy.session), _ceil_seconds(policy.step)
+    busy = _Busy(bookings, blocked, policy.buffer)
+    days = [  # only the dates with hours: most supporters offer a few days a week
+        day
+        for day in _scan_dates(tz, rules, earliest, latest + policy.session)
+        if day.weekday() in rules.weekly or day in rules.extra
+    ]
+    spans = _merge(span for day in days for span in _day_seconds(tz, rules, day))
+    starts: list[int] = []
+    for lo, hi in spans:  # starts run lo + k*step; a slot must fit a part clear of busy time
+        for clear_lo, clear_hi in busy.free_within(lo, hi):
+            earliest_start = max(clear_lo, first)
+            begin = lo - ((lo - earliest_start) // step) * step  # first grid start >= it
+            starts.extend(range(begin, min(stop, clear_hi - session + 1), step))
+    return starts
 
 
 def free_slots(
@@ -265,20 +378,23 @@ def free_slots(
     window_end: datetime,
 ) -> list[Interval]:
     """Bookable slots (each exactly policy.session long in real elapsed time), sorted by start."""
-    now = _as_utc(now, "now")
-    window_start, window_end = _check_range(window_start, window_end, "window")
-    first = max(window_start, now + policy.min_notice)
-    stop = min(window_end, now + policy.horizon)
-    if first >= stop:
-        return []
-    rules = _index(weekly, overrides)
-    busy = _Busy(bookings, blocked, policy.buffer)
-    slots: list[Interval] = []
-    for span in _spans(tz, rules, _scan_dates(tz, rules, first, stop + policy.session)):
-        for moment in _grid(span, first, stop, policy):
-            if not busy.clashes(moment, moment + policy.session):
-                slots.append(Interval(moment, moment + policy.session))
-    return slots
+    starts = free_starts(
+        tz,
+        weekly,
+        overrides,
+        bookings=bookings,
+        blocked=blocked,
+        policy=policy,
+        now=now,
+        window_start=window_start,
+        window_end=window_end,
+    )
+    return [Interval.trusted(start, start + policy.session) for start in map(utc_instant, starts)]
+
+
+def utc_instant(seconds: int) -> datetime:
+    """An epoch second as an aware UTC datetime."""
+    return _EPOCH + timedelta(seconds=seconds)
 
 
 def is_available(

@@ -14,7 +14,10 @@ from core.models.base import Base, id_column
 
 class SupportRequest(Base):
     __tablename__ = "support_requests"
-    __table_args__ = (Index("ix_requests_program_status", "program_id", "status"),)
+    __table_args__ = (
+        Index("ix_requests_program_status", "program_id", "status"),
+        Index("ix_requests_supporter_matched", "supporter_id", "matched_at"),  # weekly caps
+    )
 
     id: Mapped[uuid.UUID] = id_column()
     program_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("programs.id"))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable
 from datetime import date
 from itertools import pairwise
 
@@ -12,7 +11,7 @@ from sqlalchemy import delete, select
 
 from core.domain.availability import DateOverride, WeeklyWindow
 from core.errors import NotFound, ValidationFailed
-from core.models import AvailabilityOverride, AvailabilityRule, Supporter
+from core.models import AvailabilityOverride, AvailabilityRule
 from core.schemas.common import clock_to_minute, minute_to_clock
 from core.schemas.supporters import (
     AvailabilityIn,
@@ -25,6 +24,7 @@ from core.schemas.supporters import (
 from core.services import audit
 from core.services.access import Ctx
 from core.services.roster import get_supporter
+from core.services.supporter_ids import SupporterIds, certainly_none
 
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 EDITORS = ("admin", "coordinator")
@@ -113,29 +113,31 @@ def delete_override(ctx: Ctx, supporter_id: uuid.UUID, override_id: uuid.UUID) -
 
 
 def load_windows(
-    ctx: Ctx, supporters: Iterable[Supporter], first_day: date, last_day: date
+    ctx: Ctx, ids: SupporterIds, first_day: date, last_day: date
 ) -> tuple[dict[uuid.UUID, list[WeeklyWindow]], dict[uuid.UUID, list[DateOverride]]]:
     """Weekly windows and the overrides between two dates of many supporters, in two queries."""
-    ids = [s.id for s in supporters]
     weekly: dict[uuid.UUID, list[WeeklyWindow]] = defaultdict(list)
     overrides: dict[uuid.UUID, list[DateOverride]] = defaultdict(list)
-    if not ids:
+    if certainly_none(ids):
         return weekly, overrides
-    for rule in ctx.session.scalars(
-        select(AvailabilityRule).where(AvailabilityRule.supporter_id.in_(ids))
-    ):
-        weekly[rule.supporter_id].append(
-            WeeklyWindow(rule.weekday, rule.start_minute, rule.end_minute)
-        )
-    for row in ctx.session.scalars(
-        select(AvailabilityOverride).where(
-            AvailabilityOverride.supporter_id.in_(ids),
-            AvailabilityOverride.on_date.between(first_day, last_day),
+    rule = AvailabilityRule
+    for supporter_id, weekday, start, end in ctx.session.execute(  # columns: many rows
+        select(rule.supporter_id, rule.weekday, rule.start_minute, rule.end_minute).where(
+            rule.supporter_id.in_(ids)
         )
     ):
-        overrides[row.supporter_id].append(
-            DateOverride(row.on_date, row.available, row.start_minute, row.end_minute)
-        )
+        weekly[supporter_id].append(WeeklyWindow(weekday, start, end))
+    override = AvailabilityOverride
+    for supporter_id, on_date, available, first, last in ctx.session.execute(
+        select(
+            override.supporter_id,
+            override.on_date,
+            override.available,
+            override.start_minute,
+            override.end_minute,
+        ).where(override.supporter_id.in_(ids), override.on_date.between(first_day, last_day))
+    ):
+        overrides[supporter_id].append(DateOverride(on_date, available, first, last))
     return weekly, overrides
 
 

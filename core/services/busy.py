@@ -20,6 +20,7 @@ from core.domain.availability import Interval
 from core.errors import Forbidden
 from core.models import Booking, ExternalBusy, Program, Supporter, SupporterContact
 from core.services.access import Ctx
+from core.services.supporter_ids import SupporterIds, certainly_none
 
 FRESH_FOR = timedelta(days=1)
 MAX_STRETCHES = 2000  # per supporter and refresh; far above any real calendar's few weeks
@@ -100,7 +101,7 @@ def forget_others(ctx: Ctx, source: str, keep: Collection[uuid.UUID]) -> int:
 
 
 def busy_intervals(
-    ctx: Ctx, ids: list[uuid.UUID], start: datetime, end: datetime
+    ctx: Ctx, ids: SupporterIds, start: datetime, end: datetime
 ) -> dict[uuid.UUID, list[Interval]]:
     """Fresh outside busy times touching [start, end), without our own sessions' events.
 
@@ -108,7 +109,7 @@ def busy_intervals(
     their calendar; the booking itself (with its buffer) blocks that time already.
     """
     by_supporter: dict[uuid.UUID, list[Interval]] = defaultdict(list)
-    if not ids:
+    if certainly_none(ids):
         return by_supporter
     ours = exists().where(
         Booking.supporter_id == ExternalBusy.supporter_id,

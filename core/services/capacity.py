@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime, time, timedelta
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -13,6 +15,7 @@ from sqlalchemy import func, select
 from core.domain.availability import Interval
 from core.models import Booking, Program, Supporter, SupportRequest
 from core.services.access import Ctx
+from core.services.supporter_ids import SupporterIds, certainly_none
 
 LIVE_CHAT = ("matched", "in_chat")
 
@@ -39,26 +42,31 @@ def weeks_between(start: datetime, end: datetime, zone: ZoneInfo) -> list[Interv
 def sessions_per_week(
     ctx: Ctx,
     program: Program,
-    supporter_ids: Iterable[uuid.UUID],
+    ids: SupporterIds,
     weeks: list[Interval],
     ignore_booking: uuid.UUID | None = None,
+    booked: Iterable[tuple[uuid.UUID, datetime]] | None = None,
 ) -> Counter[tuple[uuid.UUID, datetime]]:
-    """Booked sessions and accepted talk-now chats, per supporter and week start."""
-    ids = list(supporter_ids)
+    """Booked sessions and accepted talk-now chats, per supporter and week start.
+
+    `booked` is the (supporter, start) of their non-cancelled bookings when the caller has
+    read them already (a slot search has); starts outside the weeks are ignored.
+    """
     counts: Counter[tuple[uuid.UUID, datetime]] = Counter()
-    if not ids or not weeks:
+    if certainly_none(ids) or not weeks:
         return counts
     start, end = weeks[0].start, weeks[-1].end
     starts = [w.start for w in weeks]
-    bookings = ctx.session.execute(
-        select(Booking.supporter_id, Booking.starts_at).where(
-            Booking.supporter_id.in_(ids),
-            Booking.status != "cancelled",
-            Booking.starts_at >= start,
-            Booking.starts_at < end,
-            Booking.id != ignore_booking,
+    if booked is None:
+        booked = ctx.session.execute(
+            select(Booking.supporter_id, Booking.starts_at).where(
+                Booking.supporter_id.in_(ids),
+                Booking.status != "cancelled",
+                Booking.starts_at >= start,
+                Booking.starts_at < end,
+                Booking.id != ignore_booking,
+            )
         )
-    )
     chats = ctx.session.execute(
         select(SupportRequest.supporter_id, SupportRequest.matched_at).where(
             SupportRequest.supporter_id.in_(ids),
@@ -67,9 +75,9 @@ def sessions_per_week(
             SupportRequest.matched_at < end,
         )
     )
-    for supporter_id, moment in [*bookings, *chats]:
-        index = max(i for i, s in enumerate(starts) if s <= moment)
-        counts[(supporter_id, starts[index])] += 1
+    for supporter_id, moment in [*booked, *chats]:
+        if start <= moment < end:
+            counts[(supporter_id, starts[bisect_right(starts, moment) - 1])] += 1
     return counts
 
 
@@ -89,7 +97,12 @@ def live_chats(ctx: Ctx, supporter_ids: Iterable[uuid.UUID]) -> Counter[uuid.UUI
     return Counter({supporter_id: count for supporter_id, count in rows if supporter_id})
 
 
-def weekly_cap(supporter: Supporter, program: Program) -> int:
+class Capped(Protocol):
+    @property
+    def weekly_cap(self) -> int | None: ...
+
+
+def weekly_cap(supporter: Capped, program: Program) -> int:
     return min(supporter.weekly_cap or program.weekly_cap, program.weekly_cap)
 
 

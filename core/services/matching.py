@@ -53,7 +53,10 @@ def eligible(ctx: Ctx, program: Program, request: SupportRequest) -> list[Suppor
 def _on_duty(ctx: Ctx, program: Program, people: list[Supporter]) -> list[Supporter]:
     session = timedelta(minutes=program.session_minutes)
     weekly, overrides = load_windows(
-        ctx, people, (ctx.now - timedelta(days=1)).date(), (ctx.now + timedelta(days=1)).date()
+        ctx,
+        [s.id for s in people],
+        (ctx.now - timedelta(days=1)).date(),
+        (ctx.now + timedelta(days=1)).date(),
     )
     booked = booked_intervals(ctx, [s.id for s in people], ctx.now - session, ctx.now + 2 * session)
     return [

@@ -255,7 +255,10 @@ def _available(ctx: Ctx, program: Program, span: Period) -> tuple[list[float], l
         )
     )
     weekly, overrides = availability.load_windows(
-        ctx, supporters, span.first - timedelta(days=7), span.last + timedelta(days=7)
+        ctx,
+        [s.id for s in supporters],
+        span.first - timedelta(days=7),
+        span.last + timedelta(days=7),
     )
     hours, people = [0.0] * len(span.weeks), [0] * len(span.weeks)
     for supporter in supporters:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, select
@@ -25,6 +27,22 @@ from core.services import audit
 from core.services.access import STAFF, Ctx, require, require_self_or
 
 
+class TrainingLike(Protocol):
+    @property
+    def name(self) -> str: ...
+    @property
+    def completed_on(self) -> date: ...
+    @property
+    def expires_on(self) -> date | None: ...
+
+
+class Trained(Protocol):
+    """A supporter, or a search's lighter view of one: what training_state reads."""
+
+    @property
+    def trainings(self) -> Sequence[TrainingLike]: ...
+
+
 @dataclass(frozen=True)
 class TrainingState:
     current: bool
@@ -32,7 +50,7 @@ class TrainingState:
     trained_until: date | None  # the first day the supporter is no longer trained
 
 
-def training_state(supporter: Supporter, required: list[str], today: date) -> TrainingState:
+def training_state(supporter: Trained, required: list[str], today: date) -> TrainingState:
     """Current on every required training today? Lapses the day a record expires."""
     reasons: list[str] = []
     until: date | None = None

@@ -4,21 +4,25 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
+from typing import Any, NamedTuple, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
-from core.domain.availability import Interval, SlotPolicy, free_slots
+from core.domain.availability import Interval, SlotPolicy, free_starts, utc_instant
 from core.errors import ValidationFailed
-from core.models import Booking, Program, Supporter
+from core.models import Booking, Program, Supporter, TrainingRecord
 from core.services import busy, capacity
 from core.services.access import Ctx
 from core.services.availability import load_windows
 from core.services.roster import training_state
+from core.services.supporter_ids import SupporterIds, certainly_none
 
 MAX_SEARCH_DAYS = 62
+_Row = TypeVar("_Row", bound=tuple[Any, ...])
 
 
 @dataclass(frozen=True)
@@ -32,10 +36,28 @@ class SlotFilter:
     ignore_booking: uuid.UUID | None = None  # the booking being moved
 
 
+class Training(NamedTuple):
+    name: str
+    completed_on: date
+    expires_on: date | None
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A supporter as a slot search sees them, read as plain columns (thousands per search)."""
+
+    id: uuid.UUID
+    alias: str
+    time_zone: str
+    languages: list[str]
+    weekly_cap: int | None
+    trainings: tuple[Training, ...]  # read only when the program requires trainings
+
+
 @dataclass(frozen=True)
 class FoundSlot:
     interval: Interval
-    supporter: Supporter
+    supporter: Candidate
 
 
 def policy_of(program: Program) -> SlotPolicy:
@@ -59,11 +81,63 @@ def candidates(ctx: Ctx, program: Program, wanted: SlotFilter) -> list[Supporter
     return [
         s
         for s in ctx.session.scalars(query)
-        if (not wanted.topic or wanted.topic in s.topics)
-        and (not wanted.language or wanted.language in s.languages)
-        and (not wanted.mode or wanted.mode in s.modes)
+        if _offers(wanted, s.topics, s.languages, s.modes)
         and training_state(s, program.required_trainings, today).current
     ]
+
+
+def search_candidates(ctx: Ctx, program: Program, wanted: SlotFilter) -> list[Candidate]:
+    """The same supporters as candidates(), as columns, in alias order."""
+    s = Supporter
+    query = _in_scope(
+        select(s.id, s.alias, s.time_zone, s.languages, s.topics, s.modes, s.weekly_cap),
+        program,
+        wanted,
+    )
+    rows = [
+        r for r in ctx.session.execute(query) if _offers(wanted, r.topics, r.languages, r.modes)
+    ]
+    records = _trainings(ctx, scope(program, wanted)) if program.required_trainings else {}
+    found = [
+        Candidate(r.id, r.alias, r.time_zone, r.languages, r.weekly_cap, records.get(r.id, ()))
+        for r in rows
+    ]
+    today = ctx.now.astimezone(ZoneInfo(program.time_zone)).date()
+    return sorted(
+        (c for c in found if training_state(c, program.required_trainings, today).current),
+        key=lambda c: c.alias,
+    )
+
+
+def _offers(wanted: SlotFilter, topics: list[str], languages: list[str], modes: list[str]) -> bool:
+    return (
+        (not wanted.topic or wanted.topic in topics)
+        and (not wanted.language or wanted.language in languages)
+        and (not wanted.mode or wanted.mode in modes)
+    )
+
+
+def scope(program: Program, wanted: SlotFilter) -> Select[tuple[uuid.UUID]]:
+    """The ids of the supporters a search is about, before its topic, language and mode."""
+    return _in_scope(select(Supporter.id), program, wanted)
+
+
+def _in_scope(query: Select[_Row], program: Program, wanted: SlotFilter) -> Select[_Row]:
+    query = query.where(Supporter.program_id == program.id, Supporter.status == "active")
+    if wanted.supporter_id is not None:
+        query = query.where(Supporter.id == wanted.supporter_id)
+    return query
+
+
+def _trainings(ctx: Ctx, ids: SupporterIds) -> dict[uuid.UUID, tuple[Training, ...]]:
+    t = TrainingRecord
+    by_supporter: dict[uuid.UUID, list[Training]] = defaultdict(list)
+    rows = ctx.session.execute(
+        select(t.supporter_id, t.name, t.completed_on, t.expires_on).where(t.supporter_id.in_(ids))
+    )
+    for supporter_id, name, completed_on, expires_on in rows:
+        by_supporter[supporter_id].append(Training(name, completed_on, expires_on))
+    return {supporter_id: tuple(found) for supporter_id, found in by_supporter.items()}
 
 
 def window(
@@ -78,11 +152,47 @@ def window(
     return start, max(start, end)
 
 
+@dataclass(frozen=True)
+class Starts:
+    """A search's result as plain numbers: what a program-wide search sends in bulk.
+
+    Each slot is one integer, its start's epoch second times the number of supporters plus
+    the supporter's index, so sorting them sorts by start then alias, and a search of a
+    hundred thousand slots makes no object per slot for the garbage collector to walk.
+    """
+
+    supporters: list[Candidate]  # in alias order
+    packed: list[int]  # sorted
+    session: timedelta
+
+    def pairs(self) -> Iterator[tuple[int, int]]:
+        """(start's UTC epoch second, index into supporters), in order."""
+        width = len(self.supporters)
+        return (divmod(slot, width) for slot in self.packed)
+
+    def seconds(self) -> set[int]:
+        """Every distinct start."""
+        width = len(self.supporters)
+        return {slot // width for slot in self.packed}
+
+    def slots(self) -> list[FoundSlot]:
+        return [
+            FoundSlot(Interval.trusted(begin, begin + self.session), self.supporters[index])
+            for begin, index in ((utc_instant(second), index) for second, index in self.pairs())
+        ]
+
+
 def search(ctx: Ctx, program: Program, wanted: SlotFilter) -> list[FoundSlot]:
     """Every bookable slot in the range, sorted by start then supporter alias."""
+    return search_starts(ctx, program, wanted).slots()
+
+
+def search_starts(ctx: Ctx, program: Program, wanted: SlotFilter) -> Starts:
+    """The same search, its slots kept as (start second, supporter) pairs."""
+    policy = policy_of(program)
     start, end = window(ctx, program, wanted.start, wanted.end)
     if start >= end:
-        return []
+        return Starts([], [], policy.session)
     wanted = SlotFilter(
         start=start,
         end=end,
@@ -92,38 +202,48 @@ def search(ctx: Ctx, program: Program, wanted: SlotFilter) -> list[FoundSlot]:
         supporter_id=wanted.supporter_id,
         ignore_booking=wanted.ignore_booking,
     )
-    supporters = candidates(ctx, program, wanted)
-    policy = policy_of(program)
+    supporters = search_candidates(ctx, program, wanted)
+    if not supporters:
+        return Starts([], [], policy.session)
+    ids = scope(program, wanted)  # every row of theirs, and of the filtered-out few: ignored
     zone = ZoneInfo(program.time_zone)
     reach = policy.session + policy.buffer
     start, end = wanted.start - reach, wanted.end + reach
     weekly, overrides = load_windows(
-        ctx, supporters, (start - timedelta(days=2)).date(), (end + timedelta(days=2)).date()
+        ctx, ids, (start - timedelta(days=2)).date(), (end + timedelta(days=2)).date()
     )
-    bookings = booked_intervals(ctx, [s.id for s in supporters], start, end, wanted.ignore_booking)
-    elsewhere = busy.busy_intervals(ctx, [s.id for s in supporters], start, end)
     weeks = capacity.weeks_between(wanted.start, wanted.end + policy.session, zone)
+    reach_all = min(start, weeks[0].start), max(end, weeks[-1].end)  # the window and its weeks
+    rows = _booking_rows(ctx, ids, *reach_all, wanted.ignore_booking)
+    bookings: dict[uuid.UUID, list[Interval]] = defaultdict(list)
+    for supporter_id, starts_at, ends_at in rows:
+        if ends_at > start and starts_at < end:
+            bookings[supporter_id].append(Interval.trusted(starts_at, ends_at))
+    elsewhere = busy.busy_intervals(ctx, ids, start, end)
     load = capacity.sessions_per_week(
-        ctx, program, [s.id for s in supporters], weeks, ignore_booking=wanted.ignore_booking
+        ctx, program, ids, weeks, booked=[(row[0], row[1]) for row in rows]
     )
-    found: list[FoundSlot] = []
-    for supporter in supporters:
+    found: list[int] = []
+    width = len(supporters)
+    for index, supporter in enumerate(supporters):
         blocked = _blocked(supporter, program, weeks, load, zone, ctx.now)
         blocked += elsewhere[supporter.id]  # busy in an outside calendar (free/busy)
-        for interval in free_slots(
-            ZoneInfo(supporter.time_zone),
-            weekly[supporter.id],
-            overrides[supporter.id],
-            bookings=bookings[supporter.id],
-            blocked=blocked,
-            policy=policy,
-            now=ctx.now,
-            window_start=wanted.start,
-            window_end=wanted.end,
-        ):
-            found.append(FoundSlot(interval, supporter))
-    found.sort(key=lambda f: (f.interval.start, f.supporter.alias))
-    return found
+        found += [
+            second * width + index
+            for second in free_starts(
+                ZoneInfo(supporter.time_zone),
+                weekly[supporter.id],
+                overrides[supporter.id],
+                bookings=bookings[supporter.id],
+                blocked=blocked,
+                policy=policy,
+                now=ctx.now,
+                window_start=wanted.start,
+                window_end=wanted.end,
+            )
+        ]
+    found.sort()  # by start, then alias (supporters are in alias order)
+    return Starts(supporters, found, policy.session)
 
 
 def is_bookable(
@@ -150,26 +270,34 @@ def booked_intervals(
 ) -> dict[uuid.UUID, list[Interval]]:
     """Non-cancelled bookings touching [start, end) of many supporters, in one query."""
     by_supporter: dict[uuid.UUID, list[Interval]] = defaultdict(list)
-    if not ids:
-        return by_supporter
-    rows = ctx.session.execute(
-        select(Booking.supporter_id, Booking.starts_at, Booking.ends_at)
-        .where(
-            Booking.supporter_id.in_(ids),
-            Booking.status != "cancelled",
-            Booking.ends_at > start,
-            Booking.starts_at < end,
-            Booking.id != ignore,
-        )
-        .order_by(Booking.starts_at)
-    )
-    for supporter_id, starts_at, ends_at in rows:
-        by_supporter[supporter_id].append(Interval(starts_at, ends_at))
+    for supporter_id, starts_at, ends_at in _booking_rows(ctx, ids, start, end, ignore):
+        by_supporter[supporter_id].append(Interval.trusted(starts_at, ends_at))
     return by_supporter
 
 
+def _booking_rows(
+    ctx: Ctx, ids: SupporterIds, start: datetime, end: datetime, ignore: uuid.UUID | None
+) -> list[tuple[uuid.UUID, datetime, datetime]]:
+    """(supporter, start, end) of non-cancelled bookings touching [start, end), by start."""
+    if certainly_none(ids):
+        return []
+    return list(
+        ctx.session.execute(
+            select(Booking.supporter_id, Booking.starts_at, Booking.ends_at)
+            .where(
+                Booking.supporter_id.in_(ids),
+                Booking.status != "cancelled",
+                Booking.ends_at > start,
+                Booking.starts_at < end,
+                Booking.id != ignore,
+            )
+            .order_by(Booking.starts_at)
+        )
+    )
+
+
 def _blocked(
-    supporter: Supporter,
+    supporter: Candidate,
     program: Program,
     weeks: list[Interval],
     load: dict[tuple[uuid.UUID, datetime], int],
