@@ -13,6 +13,7 @@ from bench.harness import Figure, machine
 
 SUITES = {
     "slots": "bench.slots",
+    "booking": "bench.booking",
     "feeds": "bench.feeds",
 }
 """Each module has `run(quick: bool) -> list[Figure]`."""

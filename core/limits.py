@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from flask import Flask, Response, current_app, render_template_string, request
+from flask import Flask, Response, current_app, g, render_template_string, request
 from flask_limiter import Limiter, RateLimitExceeded, RouteLimit
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -28,6 +28,7 @@ from core.runtime import runtime
 Kind = Literal["intake", "lookup", "token", "feed", "lti", "sign_in"]
 EXTENSION = "peerline_limits"
 API_PREFIX = "/api/"
+STAFF_CALLER = "peerline_staff_caller"  # on flask.g: this request's answer
 
 PAGE = """<!doctype html>
 <html lang="en">
@@ -172,7 +173,15 @@ def _account() -> str:
 def _staff_caller() -> bool:
     """Staff and integrations calling with a valid API token are known: they are not limited.
 
-    Looked up in a session of its own, closed at once: the request's session must not hold
+    Asked once per limit on the endpoint; the token is looked up once per HTTP request.
+    """
+    if STAFF_CALLER not in g:
+        setattr(g, STAFF_CALLER, _looked_up_staff_caller())
+    return bool(getattr(g, STAFF_CALLER))
+
+
+def _looked_up_staff_caller() -> bool:
+    """Looked up in a session of its own, closed at once: the request's session must not hold
     a transaction (on SQLite, the write lock) while the view and its plugins open others.
     """
     from core.services import tokens

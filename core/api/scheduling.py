@@ -98,7 +98,7 @@ _INSTANT = TypeAdapter(datetime)
 )
 def create_booking(principal: Any, body: BookingIn) -> BookingOut:
     c = ctx()
-    return bookings.booking_out(c, bookings.book(c, body))
+    return bookings.book(c, body)
 
 
 @bp.operation(

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import lazyload
 
 from core import events
 from core.errors import (
@@ -27,15 +29,29 @@ from core.services.requests import brief_of, get_request
 CHANGEABLE = ("requester", "service", "system")
 
 
-def book(ctx: Ctx, data: BookingIn) -> Booking:
-    """Book a slot for an open request (its requester or an integration)."""
-    request = get_request(ctx, data.request_id)
-    if ctx.principal.role not in CHANGEABLE:
+def book(ctx: Ctx, data: BookingIn) -> BookingOut:
+    """Book a slot for an open request (its requester or an integration).
+
+    The session keeps rows only while something refers to them, so the rows this holds are
+    what the outbox (at commit) and the answer (after it) read, with no second query.
+    """
+    program = _program_of(ctx, data.request_id)
+    reserved = _reserve(ctx, program, data.request_id, data.supporter_id, data.starts_at)
+    ctx.session.commit()  # the outbox finds the supporter and the request `reserved` holds
+    return booking_out(ctx, reserved.booking)
+
+
+def _program_of(ctx: Ctx, request_id: uuid.UUID) -> Program:
+    """The program of a request the caller may book for; a requester's token named both."""
+    principal = ctx.principal
+    if principal.role == "requester" and principal.program_id is not None:
+        if principal.request_id != request_id:
+            raise NotFound("no such request", field="request_id")
+        return ctx.session.get_one(Program, principal.program_id)  # the request is read locked
+    request = get_request(ctx, request_id)
+    if principal.role not in CHANGEABLE:
         raise Forbidden("bookings are made by the requester or an integration")
-    program = ctx.session.get_one(Program, request.program_id)
-    booking = book_for(ctx, program, request, data.supporter_id, data.starts_at)
-    ctx.session.commit()
-    return booking
+    return ctx.session.get_one(Program, request.program_id)
 
 
 def book_for(
@@ -46,11 +62,27 @@ def book_for(
     starts_at: datetime,
 ) -> Booking:
     """Inside the caller's transaction: lock the supporter, re-check the slot, insert."""
+    return _reserve(ctx, program, request.id, supporter_id, starts_at).booking
+
+
+class Reserved(NamedTuple):
+    booking: Booking
+    supporter: Supporter
+    request: SupportRequest
+
+
+def _reserve(
+    ctx: Ctx,
+    program: Program,
+    request_id: uuid.UUID,
+    supporter_id: uuid.UUID,
+    starts_at: datetime,
+) -> Reserved:
     supporter = _lock_supporter(ctx, program, supporter_id)
     ctx.session.flush()  # a request made in this transaction must exist before it is locked
-    locked = matching.lock_request(ctx, request.id)
-    assert locked is not None
-    request = locked
+    request = matching.lock_request(ctx, request_id)
+    if request is None or request.program_id != program.id:
+        raise NotFound("no such request", field="request_id")
     if request.status != "open":
         raise Conflict(
             f"this request is {request.status}; only an open request can be booked",
@@ -91,7 +123,7 @@ def book_for(
         ),
     )
     audit.record(ctx, program.id, "booking.confirmed", "booking", booking.id)
-    return booking
+    return Reserved(booking, supporter, request)
 
 
 def _lock_supporter(ctx: Ctx, program: Program, supporter_id: uuid.UUID) -> Supporter:
@@ -99,6 +131,7 @@ def _lock_supporter(ctx: Ctx, program: Program, supporter_id: uuid.UUID) -> Supp
     supporter = ctx.session.scalar(
         select(Supporter)
         .where(Supporter.id == supporter_id, Supporter.program_id == program.id)
+        .options(lazyload(Supporter.contacts), lazyload(Supporter.trainings))  # when needed
         .with_for_update()
     )
     if supporter is None:

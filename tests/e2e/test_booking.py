@@ -6,7 +6,14 @@ import uuid
 
 from sqlalchemy import func, select
 
-from core.models import Booking, Feedback, RequesterIdentity, SupportRequest
+from core.models import (
+    AuditEvent,
+    Booking,
+    Delivery,
+    Feedback,
+    RequesterIdentity,
+    SupportRequest,
+)
 from core.services import matching, retention
 from tests.helpers import auth, make_world, request_body, system_ctx
 
@@ -124,6 +131,30 @@ def test_weekly_cap_closes_the_rest_of_the_week(app, client):
     assert aliases == {"Birch"}
     next_week = slots(client, "from=2026-03-12T00:00:00Z&to=2026-03-13T00:00:00Z")
     assert {s["supporter"]["alias"] for s in next_week["slots"]} == {"Ash"}
+
+
+def test_a_requester_books_only_its_own_request_and_an_integration_any_in_its_program(app, client):
+    world = setup(app, client)
+    found = slots(client)["slots"]
+    mine, theirs = scheduled(client), scheduled(client)
+    body = {"request_id": theirs["id"], "supporter_id": found[0]["supporter"]["id"],
+            "starts_at": found[0]["starts_at"]}  # fmt: skip
+    refused = client.post("/api/v1/bookings", headers=auth(mine["token"]), json=body)
+    assert refused.status_code == 404 and refused.json["error"]["field"] == "request_id"
+    booked = client.post("/api/v1/bookings", headers=auth(world.service), json=body)
+    assert booked.status_code == 201, booked.json
+    assert booked.json["request_alias"] == theirs["alias"]
+    assert booked.json["supporter"]["alias"] == "Ash"
+    with system_ctx(app).session as session:
+        confirmed = session.scalars(
+            select(Delivery.audience).where(Delivery.kind == "booking_confirmed")
+        ).all()
+        audited = session.scalars(
+            select(AuditEvent.actor_role).where(AuditEvent.action == "booking.confirmed")
+        ).all()
+        assert session.get_one(SupportRequest, uuid.UUID(mine["id"])).status == "open"
+    assert confirmed == ["supporter"], "an anonymous requester has no address to tell"
+    assert audited == ["service"]
 
 
 def test_request_with_a_slot_books_at_once_or_stores_nothing(app, client):

@@ -1,0 +1,234 @@
+"""Bookings: 200 clients racing for 50 slots on a real server, and one booking vs one INSERT.
+
+`python -m bench --only booking`; `python -m bench.booking --profile` shows where a booking's
+time goes (pyinstrument; `--postgresql` for PostgreSQL). The uncontended figure runs on
+SQLite, and both run on PostgreSQL when PEERLINE_BENCH_DATABASE_URL is set (its public schema
+is dropped and made anew); PEERLINE_BENCH_REDIS_URL puts their job queue and rate-limit
+counters in Redis, as in production (the queue's keys in that database are flushed).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import requests
+from sqlalchemy import Engine, event, text
+
+from bench.booking_world import BARE_PATH, Ask, Slot, World, build, settings
+from bench.feeds import paired
+from bench.harness import Figure, median_ms
+from core.clock import FrozenClock
+from core.runtime import runtime
+from tests.live_server import race
+from tests.processes import clean_env, free_port, running, wait_until_up
+
+PG_ENV = "PEERLINE_BENCH_DATABASE_URL"
+REDIS_ENV = "PEERLINE_BENCH_REDIS_URL"  # with PostgreSQL: the queue and limits in Redis
+NOW = datetime(2026, 3, 4, 9, 0, tzinfo=UTC)
+SUPPORTERS = 20
+CLIENTS, SLOTS, RACE_SUPPORTERS = 200, 50, 10
+SERVE = ["--workers", "2", "--threads", "16"]  # 32 connections at most: PostgreSQL's default 100
+TIMEOUT = (10, 120)  # (connect, read) seconds: 200 clients queue behind 32 threads
+WARMUP, PROBES = 3, 2  # uncounted turns (bench.feeds.interleaved), then counted statements
+
+
+def run(quick: bool) -> list[Figure]:
+    """Uncontended on SQLite; on PostgreSQL (with Redis if given) uncontended and the race."""
+    figures: list[Figure] = []
+    rounds = 100 if quick else 1000
+    url, redis_url = os.environ.get(PG_ENV), os.environ.get(REDIS_ENV)
+    with tempfile.TemporaryDirectory(prefix="peerline-bench-booking-") as name:
+        folder = Path(name)
+        with uncontended(f"sqlite:///{folder / 'booking.sqlite3'}", folder, rounds) as world:
+            figures.append(throughput(world, "sqlite", rounds))
+        if url:
+            with uncontended(url, folder, rounds, redis_url) as world:
+                database = "postgresql + redis" if redis_url else "postgresql"
+                figures.append(throughput(world, database, rounds))
+            figures.append(contention(url, folder / "race", redis_url))
+        else:
+            print(f"# booking: {PG_ENV} not set: PostgreSQL figures skipped", file=sys.stderr)
+    return figures
+
+
+@contextmanager
+def uncontended(
+    database_url: str, folder: Path, rounds: int, redis_url: str | None = None
+) -> Iterator[World]:
+    """Enough open requests and pairwise-apart slots for every round and its warm-up."""
+    asks = rounds + WARMUP + PROBES
+    config = settings(database_url, folder, redis_url)
+    world = build(config, FrozenClock(NOW), supporters=SUPPORTERS, asks=asks,
+                  slots_each=math.ceil(asks / SUPPORTERS))  # fmt: skip
+    try:
+        yield world
+    finally:
+        runtime(world.app).engine.dispose()
+
+
+def booking_body(ask: Ask, slot: Slot) -> dict[str, str]:
+    return {
+        "request_id": str(ask.request_id),
+        "supporter_id": str(slot.supporter_id),
+        "starts_at": slot.starts_at.isoformat(),
+    }
+
+
+def throughput(world: World, database: str, rounds: int) -> Figure:
+    """Median of booking a free slot vs a bare endpoint's one INSERT, taking turns."""
+    turn = iter(zip(world.asks, world.slots, strict=False))
+    clock = runtime(world.app).clock
+    assert isinstance(clock, FrozenClock)
+
+    def book() -> None:
+        ask, slot = next(turn)
+        clock.advance(milliseconds=1)  # each booking at its own moment, as in real use
+        headers = {"Authorization": f"Bearer {ask.token}"}
+        answer = world.client.post(
+            "/api/v1/bookings", json=booking_body(ask, slot), headers=headers
+        )
+        assert answer.status_code == 201, answer.json
+
+    def bare() -> None:
+        headers = {"Authorization": f"Bearer {world.asks[0].token}"}
+        answer = world.client.post(BARE_PATH, json={"x": 1}, headers=headers)
+        assert answer.status_code == 201
+
+    engine = runtime(world.app).engine
+    ours, theirs = paired(book, bare, rounds)
+    with counted(engine) as booked:
+        book()
+    with counted(engine) as inserted:
+        bare()
+    return Figure(
+        f"booking a free slot ({database}) vs a bare one-INSERT endpoint, same app",
+        "ms",
+        median_ms(ours),
+        median_ms(theirs),
+        target=2.0,
+        details={"rounds": rounds, "statements": dict(booked), "bare_statements": dict(inserted)},
+    )
+
+
+@contextmanager
+def counted(engine: Engine) -> Iterator[Counter[str]]:
+    """SQL statements sent while inside, by their first word (SELECT, INSERT, …)."""
+    found: Counter[str] = Counter()
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        found[statement.split(None, 1)[0].upper()] += 1
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        yield found
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+
+
+def contention(database_url: str, folder: Path, redis_url: str | None) -> Figure:
+    """200 clients released at once on a real `peerline serve`, four for each of 50 slots."""
+    config = settings(database_url, folder, redis_url)
+    world = build(config, None, supporters=RACE_SUPPORTERS, asks=CLIENTS,
+                  slots_each=SLOTS // RACE_SUPPORTERS)  # fmt: skip
+    runtime(world.app).engine.dispose()
+    folder.mkdir(exist_ok=True)
+    port = free_port()
+    env = clean_env(folder, **{f"PEERLINE_{k.upper()}": v for k, v in config.items()})
+    with running(["serve", "--port", str(port), *SERVE], env, Path.cwd(),
+                 log=folder / "serve.log") as server:  # fmt: skip
+        base = f"http://127.0.0.1:{port}"
+        wait_until_up(base, server)
+        started = time.perf_counter()
+        replies = race(CLIENTS, _racer(base, world))
+        seconds = time.perf_counter() - started
+    answers = Counter("other" if s not in (201, 409) else str(s) for s in replies)
+    found = _database_check(world)
+    return Figure(
+        f"booking under contention: {CLIENTS} clients for {SLOTS} slots, real server (postgresql)",
+        "bookings",
+        found["bookings"],
+        target=SLOTS,
+        kind="exact",
+        details={
+            "answers": dict(answers),
+            **found,
+            "seconds": round(seconds, 1),
+            "serve": " ".join(SERVE),
+        },
+    )
+
+
+def _racer(base: str, world: World) -> Callable[[int, Callable[[], object]], int]:
+    def book(i: int, start: Callable[[], object]) -> int:
+        ask, slot = world.asks[i], world.slots[i % SLOTS]
+        headers = {"Authorization": f"Bearer {ask.token}", "Idempotency-Key": str(uuid.uuid4())}
+        with requests.Session() as http:
+            start()
+            answer = http.post(f"{base}/api/v1/bookings", json=booking_body(ask, slot),
+                               headers=headers, timeout=TIMEOUT)  # fmt: skip
+            return answer.status_code
+
+    return book
+
+
+CHECKS = {
+    "bookings": "SELECT count(*) FROM bookings WHERE status <> 'cancelled'",
+    "overlaps": """SELECT count(*) FROM bookings a JOIN bookings b
+                   ON a.supporter_id = b.supporter_id AND a.id < b.id
+                   AND a.starts_at < b.ends_at AND b.starts_at < a.ends_at
+                   WHERE a.status <> 'cancelled' AND b.status <> 'cancelled'""",
+    "scheduled_requests": "SELECT count(*) FROM support_requests WHERE status = 'scheduled'",
+    "audit_records": "SELECT count(*) FROM audit_events WHERE action = 'booking.confirmed'",
+    "deliveries": "SELECT count(*) FROM deliveries WHERE kind = 'booking_confirmed'",
+}
+
+
+def _database_check(world: World) -> dict[str, int]:
+    """What the database holds afterwards: one booking, request, audit record, message each."""
+    engine = runtime(world.app).engine
+    with engine.connect() as connection:
+        found = {
+            name: int(connection.execute(text(sql)).scalar_one()) for name, sql in CHECKS.items()
+        }
+    engine.dispose()
+    return found
+
+
+def profile() -> None:
+    """Where the time of uncontended bookings goes (pyinstrument, text to stdout)."""
+    from pyinstrument import Profiler
+
+    url = os.environ.get(PG_ENV) if "--postgresql" in sys.argv else None
+    redis_url = os.environ.get(REDIS_ENV) if url else None
+    with tempfile.TemporaryDirectory(prefix="peerline-bench-booking-") as folder:
+        database_url = url or f"sqlite:///{Path(folder) / 'booking.sqlite3'}"
+        with uncontended(database_url, Path(folder), 300, redis_url) as world:
+            pairs = iter(zip(world.asks, world.slots, strict=False))
+            profiler = Profiler(interval=0.0002)
+            with profiler, counted(runtime(world.app).engine) as statements:
+                for ask, slot in [next(pairs) for _ in range(300)]:
+                    headers = {"Authorization": f"Bearer {ask.token}"}
+                    world.client.post("/api/v1/bookings", json=booking_body(ask, slot),
+                                      headers=headers)  # fmt: skip
+            print(f"===== 300 bookings; statements: {dict(statements)}")
+            print(profiler.output_text(unicode=True, show_all=False))
+
+
+if __name__ == "__main__":
+    if "--profile" in sys.argv:
+        profile()
+    else:
+        from bench.__main__ import main
+
+        sys.exit(main(["--only", "booking", *sys.argv[1:]]))
