@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any, NamedTuple, TypeVar
@@ -156,24 +156,24 @@ def window(
 class Starts:
     """A search's result as plain numbers: what a program-wide search sends in bulk.
 
-    Each slot is one integer, its start's epoch second times the number of supporters plus
-    the supporter's index, so sorting them sorts by start then alias, and a search of a
-    hundred thousand slots makes no object per slot for the garbage collector to walk.
+    Slots are filed under their start (an epoch second), each as its supporter's index, so a
+    search of a hundred thousand slots makes no object per slot for the garbage collector to
+    walk, and putting them in order sorts only the distinct starts (a few thousand).
     """
 
     supporters: list[Candidate]  # in alias order
-    packed: list[int]  # sorted
+    by_start: dict[int, list[int]]  # start -> indexes into supporters, in alias order
     session: timedelta
 
     def pairs(self) -> Iterator[tuple[int, int]]:
-        """(start's UTC epoch second, index into supporters), in order."""
-        width = len(self.supporters)
-        return (divmod(slot, width) for slot in self.packed)
+        """(start's UTC epoch second, index into supporters), by start then alias."""
+        for second in sorted(self.by_start):
+            for index in self.by_start[second]:
+                yield second, index
 
-    def seconds(self) -> set[int]:
+    def seconds(self) -> Iterable[int]:
         """Every distinct start."""
-        width = len(self.supporters)
-        return {slot // width for slot in self.packed}
+        return self.by_start.keys()
 
     def slots(self) -> list[FoundSlot]:
         return [
@@ -192,7 +192,7 @@ def search_starts(ctx: Ctx, program: Program, wanted: SlotFilter) -> Starts:
     policy = policy_of(program)
     start, end = window(ctx, program, wanted.start, wanted.end)
     if start >= end:
-        return Starts([], [], policy.session)
+        return Starts([], {}, policy.session)
     wanted = SlotFilter(
         start=start,
         end=end,
@@ -204,7 +204,7 @@ def search_starts(ctx: Ctx, program: Program, wanted: SlotFilter) -> Starts:
     )
     supporters = search_candidates(ctx, program, wanted)
     if not supporters:
-        return Starts([], [], policy.session)
+        return Starts([], {}, policy.session)
     ids = scope(program, wanted)  # every row of theirs, and of the filtered-out few: ignored
     zone = ZoneInfo(program.time_zone)
     reach = policy.session + policy.buffer
@@ -223,27 +223,23 @@ def search_starts(ctx: Ctx, program: Program, wanted: SlotFilter) -> Starts:
     load = capacity.sessions_per_week(
         ctx, program, ids, weeks, booked=[(row[0], row[1]) for row in rows]
     )
-    found: list[int] = []
-    width = len(supporters)
-    for index, supporter in enumerate(supporters):
+    by_start: defaultdict[int, list[int]] = defaultdict(list)
+    for index, supporter in enumerate(supporters):  # alias order: each start's list is too
         blocked = _blocked(supporter, program, weeks, load, zone, ctx.now)
         blocked += elsewhere[supporter.id]  # busy in an outside calendar (free/busy)
-        found += [
-            second * width + index
-            for second in free_starts(
-                ZoneInfo(supporter.time_zone),
-                weekly[supporter.id],
-                overrides[supporter.id],
-                bookings=bookings[supporter.id],
-                blocked=blocked,
-                policy=policy,
-                now=ctx.now,
-                window_start=wanted.start,
-                window_end=wanted.end,
-            )
-        ]
-    found.sort()  # by start, then alias (supporters are in alias order)
-    return Starts(supporters, found, policy.session)
+        for second in free_starts(
+            ZoneInfo(supporter.time_zone),
+            weekly[supporter.id],
+            overrides[supporter.id],
+            bookings=bookings[supporter.id],
+            blocked=blocked,
+            policy=policy,
+            now=ctx.now,
+            window_start=wanted.start,
+            window_end=wanted.end,
+        ):
+            by_start[second].append(index)
+    return Starts(supporters, by_start, policy.session)
 
 
 def is_bookable(
@@ -278,20 +274,18 @@ def booked_intervals(
 def _booking_rows(
     ctx: Ctx, ids: SupporterIds, start: datetime, end: datetime, ignore: uuid.UUID | None
 ) -> list[tuple[uuid.UUID, datetime, datetime]]:
-    """(supporter, start, end) of non-cancelled bookings touching [start, end), by start."""
+    """(supporter, start, end) of non-cancelled bookings touching [start, end), in no order."""
     if certainly_none(ids):
         return []
     return list(
         ctx.session.execute(
-            select(Booking.supporter_id, Booking.starts_at, Booking.ends_at)
-            .where(
+            select(Booking.supporter_id, Booking.starts_at, Booking.ends_at).where(
                 Booking.supporter_id.in_(ids),
                 Booking.status != "cancelled",
                 Booking.ends_at > start,
                 Booking.starts_at < end,
                 Booking.id != ignore,
             )
-            .order_by(Booking.starts_at)
         )
     )
 
