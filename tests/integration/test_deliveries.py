@@ -151,19 +151,24 @@ def test_nobody_reachable_is_a_dead_letter_not_silence(app, client, chat):
     assert rows(app)[0].last_error == "no channel reaches this recipient"
 
 
+def raising_once(error: Exception):
+    """A channel's answer to 'do you reach them?': `error` the first time, yes after."""
+    errors = iter([error])
+
+    def reaches(_note) -> bool:
+        raised = next(errors, None)
+        if raised is not None:
+            raise raised
+        return True
+
+    return reaches
+
+
 def test_a_channel_that_cannot_say_whether_it_reaches_is_retried_not_dead(
     app, client, chat, clock, caplog
 ):
     world_with(app, client, "Ash")
-    answers = iter([RuntimeError("lookup failed")])
-
-    def reaches(_note):
-        error = next(answers, None)
-        if error is not None:
-            raise error
-        return True
-
-    chat.reaches = reaches
+    chat.reaches = raising_once(RuntimeError("lookup failed"))
     client.post("/api/v1/requests", json=request_body())
     with caplog.at_level(logging.ERROR):
         assert drain(app) == ["retry"], "not taken for 'nobody reaches them'"
@@ -175,15 +180,8 @@ def test_a_channel_that_cannot_say_whether_it_reaches_is_retried_not_dead(
 
 def test_a_database_lost_while_choosing_a_channel_queues_the_job_again(app, client, chat, clock):
     world_with(app, client, "Ash")
-    lost = iter([OperationalError("SELECT 1", {}, Exception("server closed the connection"))])
-
-    def reaches(_note):
-        error = next(lost, None)
-        if error is not None:
-            raise error
-        return True
-
-    chat.reaches = reaches
+    lost = OperationalError("SELECT 1", {}, Exception("server closed the connection"))
+    chat.reaches = raising_once(lost)
     client.post("/api/v1/requests", json=request_body())
     [row] = rows(app, kind="offer_made")
     jobs = runtime(app).jobs
