@@ -14,6 +14,7 @@ from bench.harness import Figure, machine
 SUITES = {
     "slots": "bench.slots",
     "booking": "bench.booking",
+    "slack_ack": "bench.slack_ack",
     "feeds": "bench.feeds",
 }
 """Each module has `run(quick: bool) -> list[Figure]`."""

@@ -67,11 +67,9 @@ class HomeTab:
     def ask(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         """The same modal as the slash command; the trigger lasts 3 s, so nothing slow first."""
         ack()
-        slug = program_slug(self.runtime, self.settings, (body.get("team") or {}).get("id"))
-        try:
-            view = modals.request_view(*requester._choices(self.runtime, slug)) if slug else None
-        except NotFound:
-            view = None
+        team_id = (body.get("team") or {}).get("id")
+        choices = requester.modal_choices(self.runtime, self.settings, team_id)
+        view = modals.request_view(*choices) if choices else None
         if view is None:
             log.warning("Talk to a peer pressed, but the workspace has no program")
             return

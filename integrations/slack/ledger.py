@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import threading
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import delete
+from sqlalchemy import Table, delete
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.dml import ReturningInsert
 
 from integrations.slack.storage import EVENTS_SEEN
 
@@ -14,29 +17,59 @@ if TYPE_CHECKING:
     from core.runtime import Runtime
 
 KEEP = timedelta(hours=1)  # Slack's last retry comes about 5 minutes after the event
+SWEEP_EVERY = timedelta(minutes=1)  # old ids go in one batch, not one delete per claim
 
 
 class DatabaseEventLedger:
-    """An insert that skips a known id claims an event; old ids are swept as new ones come."""
+    """An insert that skips a known id claims an event: one statement before Slack's 200.
+
+    Ids older than KEEP are swept at most once a SWEEP_EVERY per process, apart from claims.
+    """
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
+        self._swept_at: datetime | None = None
+        self._lock = threading.Lock()
+        self._writing = threading.Lock()
 
     def claim(self, event_id: str) -> bool:
         now = self.runtime.clock.now()
+        if self._sweep_due(now):
+            self.sweep(now)
         engine = self.runtime.engine
-        insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
-        with engine.begin() as connection:
-            connection.execute(delete(EVENTS_SEEN).where(EVENTS_SEEN.c.seen_at < now - KEEP))
-            added = connection.execute(
-                insert(EVENTS_SEEN)
-                .values(event_id=event_id[:64], seen_at=now)
-                .on_conflict_do_nothing(index_elements=["event_id"])
-                .returning(EVENTS_SEEN.c.event_id)
-            ).scalar()
+        if engine.dialect.name == "postgresql":  # one round trip: no BEGIN, no COMMIT
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+                added = connection.execute(_claiming(postgresql.insert, event_id, now)).scalar()
+        else:  # one writer at a time: this process's claims queue here, not in SQLite's sleeps
+            with self._writing, engine.begin() as connection:
+                added = connection.execute(_claiming(sqlite.insert, event_id, now)).scalar()
         return added is not None
 
     def forget(self, event_id: str) -> None:
         """A failed event is forgotten, so Slack's retry runs it again."""
         with self.runtime.engine.begin() as connection:
             connection.execute(delete(EVENTS_SEEN).where(EVENTS_SEEN.c.event_id == event_id[:64]))
+
+    def sweep(self, now: datetime) -> None:
+        """Ids past KEEP can no longer be retried by Slack, nor replayed (5-minute window)."""
+        with self.runtime.engine.begin() as connection:
+            connection.execute(delete(EVENTS_SEEN).where(EVENTS_SEEN.c.seen_at < now - KEEP))
+
+    def _sweep_due(self, now: datetime) -> bool:
+        with self._lock:
+            due = self._swept_at is None or now - self._swept_at >= SWEEP_EVERY
+            if due:
+                self._swept_at = now
+            return due
+
+
+def _claiming(
+    insert: Callable[[Table], postgresql.Insert | sqlite.Insert], event_id: str, now: datetime
+) -> ReturningInsert[tuple[str]]:
+    """The insert that skips a known id: it returns the id only when the id was new."""
+    return (
+        insert(EVENTS_SEEN)
+        .values(event_id=event_id[:64], seen_at=now)
+        .on_conflict_do_nothing(index_elements=["event_id"])
+        .returning(EVENTS_SEEN.c.event_id)
+    )

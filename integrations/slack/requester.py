@@ -3,21 +3,22 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from core.errors import PeerLineError
+from core.errors import NotFound, PeerLineError
 from core.schemas.programs import IntakeOut
 from core.schemas.requests import RequestIn
 from core.services import programs, requests, roster, slots
 from integrations.slack import modals
 from integrations.slack.settings import SlackSettings
-from integrations.slack.workspaces import program_slug, service_ctx
+from integrations.slack.workspaces import as_service, linked_slug, service_ctx
 
 if TYPE_CHECKING:
     from core.runtime import Runtime
@@ -28,23 +29,30 @@ NOT_LINKED = (
     "This Slack workspace is not linked to a PeerLine program yet. Please ask your "
     "program's admin. If you need help now, contact your local emergency number."
 )
+NOT_OPENED = (
+    "Sorry, the request form could not be opened. Please try again in a moment. If you "
+    "need help now, contact your local emergency number."
+)
 
 
 def register(bolt_app: App, runtime: Runtime, settings: SlackSettings) -> None:
     """The slash command and the modal's submission."""
 
-    @bolt_app.command(settings.command)
-    def open_modal(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        slug = program_slug(runtime, settings, body.get("team_id"))
-        if slug is None:
-            ack(text=NOT_LINKED)
-            return
+    def acknowledge(ack: Ack) -> None:
+        """Slack waits 3 s for this: by now the signature is checked and the request claimed."""
         ack()
-        view = modals.request_view(*_choices(runtime, slug))
+
+    def open_modal(body: dict[str, Any], client: WebClient, respond: Respond) -> None:
+        """After the 200, on bolt's pool: the program, then the modal; a failure is said."""
         try:
-            client.views_open(trigger_id=body["trigger_id"], view=view)
-        except SlackApiError as exc:  # the trigger expired (3 s) or the token is bad
-            log.warning("could not open the request modal: %s", exc.response.get("error"))
+            said = _open_modal(runtime, settings, body, client)
+        except Exception:  # whatever broke (the database, say), the person must hear of it
+            log.exception("the /peer modal could not be opened")
+            said = NOT_OPENED
+        if said is not None:
+            _tell(respond, said)
+
+    bolt_app.command(settings.command)(ack=acknowledge, lazy=[open_modal])
 
     @bolt_app.view(modals.CALLBACK_ID)
     def submit(ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
@@ -69,12 +77,48 @@ def register(bolt_app: App, runtime: Runtime, settings: SlackSettings) -> None:
         ack(**answer)
 
 
-def _choices(runtime: Runtime, slug: str) -> tuple[IntakeOut, list[Any]]:
-    ctx = service_ctx(runtime, slug)
+def _open_modal(
+    runtime: Runtime, settings: SlackSettings, body: dict[str, Any], client: WebClient
+) -> str | None:
+    """None once the modal is open; else what to tell the person instead."""
+    choices = modal_choices(runtime, settings, body.get("team_id"))
+    if choices is None:
+        return NOT_LINKED
+    try:
+        client.views_open(trigger_id=body["trigger_id"], view=modals.request_view(*choices))
+    except SlackApiError as exc:  # the trigger expired (3 s) or the token is bad
+        log.warning("could not open the request modal: %s", exc.response.get("error"))
+        return NOT_OPENED
+    return None
+
+
+def modal_choices(
+    runtime: Runtime, settings: SlackSettings, team_id: str | None
+) -> tuple[IntakeOut, list[tuple[uuid.UUID, str]]] | None:
+    """The linked program's intake and supporters, in one unit of work; None when unlinked."""
+    ctx = runtime.system_ctx()
     with ctx.session:
-        intake = programs.intake(ctx, slug)
-        aliases = roster.public_aliases(ctx, programs.get_program(ctx, slug))
-    return intake, aliases
+        slug = linked_slug(ctx, settings, team_id)
+        try:
+            program = programs.get_program(ctx, slug) if slug else None
+        except NotFound:  # SLACK_PROGRAM names a program that is gone
+            program = None
+        if program is None:
+            return None
+        service = as_service(ctx, program.id)
+        return programs.intake(service, program.slug), roster.public_aliases(service, program)
+
+
+def _tell(respond: Respond, text: str) -> None:
+    """Only the person who typed /peer sees it (response_url); a failure here is logged."""
+    try:
+        status = respond(text=text, response_type="ephemeral", replace_original=False).status_code
+    except Exception as exc:  # a network error of any kind: nothing else can reach them now
+        status, problem = None, type(exc).__name__
+    else:
+        problem = f"HTTP {status}"
+    if status != 200:
+        log.error("could not tell a /peer user the form failed (%s)", problem)
 
 
 def _zone_of(client: WebClient, user_id: str, runtime: Runtime, slug: str) -> ZoneInfo:

@@ -21,25 +21,29 @@ def program_slug(runtime: Runtime, settings: SlackSettings, team_id: str | None)
 
     The last is what makes `peerline demo` with a bot token work at once.
     """
+    ctx = runtime.system_ctx()
+    with ctx.session:
+        return linked_slug(ctx, settings, team_id)
+
+
+def linked_slug(ctx: Ctx, settings: SlackSettings, team_id: str | None) -> str | None:
+    """program_slug within the caller's unit of work, so a lookup and its use share one."""
     if team_id:
-        with runtime.engine.connect() as connection:
-            program_id = connection.scalar(
-                select(WORKSPACES.c.program_id).where(WORKSPACES.c.team_id == team_id)
-            )
+        program_id = ctx.session.scalar(
+            select(WORKSPACES.c.program_id).where(WORKSPACES.c.team_id == team_id)
+        )
         if program_id is not None:
-            return _slug_of(runtime, program_id)
+            found = programs.list_programs(as_service(ctx, program_id))
+            return found[0].slug if found else None
     if settings.program is not None:
         return settings.program
-    ctx = runtime.system_ctx()
-    with ctx.session:
-        return programs.sole_workplace(ctx)
+    return programs.sole_workplace(ctx)
 
 
-def _slug_of(runtime: Runtime, program_id: uuid.UUID) -> str | None:
-    ctx = runtime.system_ctx()
-    with ctx.session:
-        found = [p.slug for p in programs.list_programs(ctx) if p.id == program_id]
-    return found[0] if found else None
+def as_service(ctx: Ctx, program_id: uuid.UUID) -> Ctx:
+    """The same unit of work with the powers of the program's integration, nothing more."""
+    principal = Principal(role="service", program_id=program_id)
+    return Ctx(session=ctx.session, principal=principal, now=ctx.now, cipher=ctx.cipher)
 
 
 def link(runtime: Runtime, team_id: str, slug: str, enterprise_id: str | None = None) -> None:

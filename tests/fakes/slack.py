@@ -12,7 +12,10 @@ Scripted faults apply to the next call(s) of a method: `fail(method, error)`,
 and `stall(method, accepted=...)`: the call hangs until `release()` (`stalled` is set once one
 does), past any client timeout; unanswered and never carried out, or, with `accepted=True`,
 carried out (the message posted) with only the answer held, the hard case for exactly-once.
-The upload URL that files.getUploadURLExternal hands out is served here too (method UPLOAD).
+The upload URL that files.getUploadURLExternal hands out is served here too (method UPLOAD),
+and so are slash commands' response URLs (`response_url(key)`, recorded as RESPOND): what the
+app says to one person after answering Slack. `wait_for(method)` waits for work the app does
+after its HTTP answer (bolt's lazy listeners).
 """
 
 from __future__ import annotations
@@ -32,8 +35,11 @@ from tests.live_server import QuietRequestHandler
 
 HOST = "127.0.0.1"
 UPLOAD = "files.upload"  # the upload URL's pseudo-method, for scripting faults
+RESPOND = "response_url"  # a slash command's response URL, as a pseudo-method
+WAIT_SECONDS = 10  # an upper bound for work after the answer, polled, never slept through
 HOLD_LIMIT_SECONDS = 60  # a stalled call is answered after this even if never released
 Handler = Callable[["FakeSlack", dict[str, Any]], dict[str, Any]]
+_RUNNING: dict[str, FakeSlack] = {}  # by Web API base URL, while serving
 
 
 @dataclass(frozen=True)
@@ -88,10 +94,16 @@ class FakeSlack:
         self._posted: list[dict[str, Any]] = []
         self._counter = 0
         self._lock = threading.Lock()
+        self._called = threading.Condition(self._lock)
         self.stalled = threading.Event()  # a call is being held
         self._released = threading.Event()
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
+
+    @classmethod
+    def serving(cls, url: str) -> FakeSlack:
+        """The running fake whose Web API base is `url` (as an app's WebClient knows it)."""
+        return _RUNNING[url]
 
     def __enter__(self) -> FakeSlack:
         self._server = make_server(
@@ -108,10 +120,12 @@ class FakeSlack:
             daemon=True,
         )
         self._thread.start()
+        _RUNNING[self.url] = self
         return self
 
     def __exit__(self, *_exc: object) -> None:
         assert self._server is not None and self._thread is not None
+        _RUNNING.pop(self.url, None)
         self._released.set()  # no request thread may stay held
         self._server.shutdown()
         self._server.server_close()
@@ -153,9 +167,26 @@ class FakeSlack:
         with self._lock:
             self._faults[method].extend([fault] * times)
 
-    def calls(self, method: str | None = None) -> list[Call]:
+    def calls(self, method: str | tuple[str, ...] | None = None) -> list[Call]:
+        """Every call so far, or those of one method (or of several)."""
         with self._lock:
-            return [c for c in self._calls if method is None or c.method == method]
+            return self._made(method)
+
+    def wait_for(
+        self, method: str | tuple[str, ...], count: int = 1, timeout: float = WAIT_SECONDS
+    ) -> list[Call]:
+        """The calls of `method` (or methods) once there are `count`, or all after `timeout`."""
+        with self._called:
+            self._called.wait_for(lambda: len(self._made(method)) >= count, timeout)
+            return self._made(method)
+
+    def _made(self, method: str | tuple[str, ...] | None) -> list[Call]:
+        methods = (method,) if isinstance(method, str) else method
+        return [c for c in self._calls if methods is None or c.method in methods]
+
+    def response_url(self, key: str) -> str:
+        """A slash command's response URL: what is posted to it is a call of RESPOND."""
+        return f"{self.origin}/respond/{key}"
 
     @property
     def uploads(self) -> list[Upload]:
@@ -182,12 +213,16 @@ class FakeSlack:
         path = request.path
         if path.startswith("/upload/"):
             return self._receive_upload(request, path.rsplit("/", 1)[-1])
+        if path.startswith("/respond/") and request.method == "POST":
+            self._record(Call(RESPOND, _params(request), dict(request.headers.items())))
+            return Response("ok", mimetype="text/plain")  # Slack's answer to a response_url
         if request.method != "POST" or not path.startswith("/api/"):
             return Response("not found", status=404)
         method = path.removeprefix("/api/")
         params = _params(request)
         with self._lock:
             self._calls.append(Call(method, params, dict(request.headers.items())))
+            self._called.notify_all()
             fault = self._next_fault(method)
         if fault is not None and fault.hold == "after":
             answer = self._carry_out(method, request, params)
@@ -199,6 +234,11 @@ class FakeSlack:
         if fault is not None:
             return _fault_response(fault)
         return self._carry_out(method, request, params)
+
+    def _record(self, call: Call) -> None:
+        with self._lock:
+            self._calls.append(call)
+            self._called.notify_all()
 
     def _hold(self) -> None:
         self.stalled.set()
@@ -234,6 +274,7 @@ class FakeSlack:
         content = request.get_data()
         with self._lock:
             self._calls.append(Call(UPLOAD, {"file_id": file_id}, dict(request.headers)))
+            self._called.notify_all()
             fault = self._next_fault(UPLOAD)
             pending = self._pending.get(file_id)
             if fault is None and pending is not None:

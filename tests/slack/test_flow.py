@@ -12,10 +12,10 @@ import pytest
 from slack_sdk.signature import SignatureVerifier
 
 from core.runtime import runtime
-from integrations.slack.plugin import init_app
+from integrations.slack.plugin import EXTENSION, init_app
 from lms.plugin import init_app as lms_plugin
 from tests.conftest import make_app
-from tests.fakes.slack import FakeSlack
+from tests.fakes.slack import RESPOND, FakeSlack
 from tests.helpers import EVERY_WEEKDAY, make_world
 from tests.integration.test_deliveries import drain
 from tests.slack.test_wiring import BOT_TOKEN, SIGNING_SECRET
@@ -69,7 +69,12 @@ def send(client, form: dict[str, str]):
 
 
 def slash(client, user=ASKER):
-    return send(
+    """/peer; once Slack has its 200, waits for what follows it: the modal, or a message."""
+    fake = FakeSlack.serving(client.application.extensions[EXTENSION].client.base_url)
+    outcomes = ("views.open", RESPOND)
+    before = len(fake.calls(outcomes))
+    number = next(PRESSES)
+    answer = send(
         client,
         {
             "command": "/peer",
@@ -78,9 +83,12 @@ def slash(client, user=ASKER):
             "team_id": "T0TEAM",
             "trigger_id": "trigger-1",
             "channel_id": "D0",
-            "response_url": f"https://x.invalid/{next(PRESSES)}",  # Slack's is new each time
+            "response_url": fake.response_url(str(number)),  # Slack's is new each time
         },
     )
+    if answer.status_code == 200:
+        fake.wait_for(outcomes, before + 1)
+    return answer
 
 
 def interaction(client, payload: dict):
@@ -154,6 +162,41 @@ def test_slash_command_opens_the_modal_with_the_crisis_resources(app, slack):
     assert opened.params["trigger_id"] == "trigger-1"
     text = json.dumps(opened.params["view"])
     assert "not a crisis" in text and "stress" in text and "Ash" in text
+
+
+def test_slack_has_its_200_before_the_modal_is_opened(app, slack):
+    """Slack waits 3 s: the answer cannot wait for views.open (here held until released)."""
+    slack.stall("views.open")
+    assert slash(app.test_client()).status_code == 200
+    assert slack.stalled.is_set() and slack.calls(RESPOND) == [], "answered while it hangs"
+    slack.release()  # the held call fails (503): the person is told, not left waiting
+    [told] = slack.wait_for(RESPOND)
+    assert "could not be opened" in told.params["text"]
+    assert told.params["response_type"] == "ephemeral", "only the person who typed /peer"
+
+
+def test_a_modal_slack_refuses_to_open_is_said_to_the_person(app, slack):
+    slack.fail("views.open", "expired_trigger_id")
+    assert slash(app.test_client()).status_code == 200
+    [told] = slack.wait_for(RESPOND)
+    assert "could not be opened" in told.params["text"] and "emergency" in told.params["text"]
+
+
+@pytest.mark.parametrize("program", [None, "gone"], ids=["no program", "a deleted program"])
+def test_a_workspace_linked_to_no_program_is_told_so(
+    database_url, tmp_path, clock, monkeypatch, slack, program
+):
+    monkeypatch.setenv("SLACK_BOT_TOKEN", BOT_TOKEN)
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", SIGNING_SECRET)
+    monkeypatch.setenv("SLACK_API_URL", slack.url)
+    if program:
+        monkeypatch.setenv("SLACK_PROGRAM", program)
+    application = make_app(database_url, tmp_path, clock, plugins=[("slack", init_app)])
+    assert slash(application.test_client()).status_code == 200
+    [told] = slack.calls(RESPOND)
+    assert "not linked to a PeerLine program" in told.params["text"]
+    assert slack.calls("views.open") == []
+    runtime(application).engine.dispose()
 
 
 def test_a_request_from_the_modal_reaches_supporters_who_accept_in_their_dm(app, slack):
