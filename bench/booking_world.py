@@ -17,8 +17,9 @@ from typing import Any
 from cryptography.fernet import Fernet
 from flask import Blueprint, Flask, Response
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, insert, text
+from sqlalchemy import insert
 
+from bench.harness import app_settings, reset_postgres
 from core import create_app, limits
 from core.clock import Clock
 from core.crypto import REQUESTER_TOKEN_PREFIX, new_secret_token, token_digest
@@ -30,8 +31,6 @@ from core.schemas.programs import ProgramIn
 from core.schemas.supporters import AvailabilityIn, SupporterIn
 from core.services import availability, programs, roster
 
-UNLIMITED = "1000000 per minute"  # the limiter still runs on every request, it never says 429
-RATES = ("intake", "lookup", "token", "per_token", "feed")
 BARE_PATH = "/bench/bare/bookings"
 APART = timedelta(hours=2)  # a 45-minute session and 15-minute buffers on both sides fit
 FIRST_SLOT = timedelta(days=1)  # well past the minimum notice
@@ -69,16 +68,8 @@ def settings(database_url: str, folder: Path, redis_url: str | None = None) -> d
     With `redis_url` the job queue and the rate limiter's counters are in Redis, as in
     production; without it, in the instance folder and in memory, as in the embedded setup.
     """
-    return {
-        "database_url": database_url,
-        **({"redis_url": redis_url} if redis_url else {}),
-        "env": "testing",
-        "instance_path": str(folder / "instance"),
-        "secret_key": "bench-" + "k" * 40,
-        "encryption_keys": Fernet.generate_key().decode(),
-        "public_url": "https://peer.example.edu",
-        **{f"rate_limit_{rate}": UNLIMITED for rate in RATES},
-    }
+    found = app_settings(database_url, folder, encryption_keys=Fernet.generate_key().decode())
+    return found | ({"redis_url": redis_url} if redis_url else {})
 
 
 def build(
@@ -99,15 +90,6 @@ def build(
         Slot(supporter_id, start + APART * n) for n in range(slots_each) for supporter_id, _ in ids
     ]
     return World(app, app.test_client(), found, slots)
-
-
-def reset_postgres(url: str) -> None:
-    """The benchmark's own database (PEERLINE_BENCH_DATABASE_URL) starts empty each run."""
-    engine = create_engine(url)
-    with engine.begin() as connection:
-        connection.execute(text("DROP SCHEMA public CASCADE"))
-        connection.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
 
 
 def _first_start(now: datetime) -> datetime:

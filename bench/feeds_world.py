@@ -15,8 +15,9 @@ from typing import Any
 import icalendar
 from flask import Blueprint, Flask, Response, current_app, request
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, insert, text
+from sqlalchemy import insert, text
 
+from bench.harness import app_settings, reset_postgres
 from core import create_app, limits
 from core.clock import FrozenClock
 from core.migrations import upgrade
@@ -34,7 +35,6 @@ from lms.feeds.web import CACHE
 from lms.feeds.web import init_app as init_feeds
 
 NOW = datetime(2026, 3, 4, 9, 0, tzinfo=UTC)
-UNLIMITED = "1000000 per minute"  # the limiter still runs on every request, it never says 429
 BARE_TAG = "bench-bare-feed-etag-0123456789ab"  # unquoted, as werkzeug compares it
 
 
@@ -52,12 +52,12 @@ class World:
 def build(database_url: str, folder: Path, count: int) -> World:
     """The app with the LMS feeds plugin, a program, a supporter, `count` sessions, a feed URL."""
     if database_url.startswith("postgresql"):
-        _reset_postgres(database_url)
+        reset_postgres(database_url)
     plugins: list[tuple[str, PluginHook]] = [
         ("lms-feeds", init_feeds),
         ("bench-bare", _bare_plugin),
     ]
-    app = create_app(_settings(database_url, folder), clock=FrozenClock(NOW), plugins=plugins)
+    app = create_app(app_settings(database_url, folder), clock=FrozenClock(NOW), plugins=plugins)
     current = runtime(app)
     upgrade(current.engine)  # the schema production has: every migration, its indexes
     token = _populate(current, count)
@@ -134,27 +134,6 @@ def _bare_feed(token: str) -> Response:
     response.set_etag(BARE_TAG)
     response.headers["Cache-Control"] = CACHE
     return response
-
-
-def _settings(database_url: str, folder: Path) -> dict[str, Any]:
-    rates = ("feed", "per_token", "intake", "lookup", "token")
-    return {
-        "database_url": database_url,
-        "env": "testing",
-        "instance_path": folder / "instance",
-        "secret_key": "bench-" + "k" * 40,
-        "public_url": "https://peer.example.edu",
-        **{f"rate_limit_{rate}": UNLIMITED for rate in rates},
-    }
-
-
-def _reset_postgres(url: str) -> None:
-    """The benchmark's own database (PEERLINE_BENCH_DATABASE_URL) starts empty each run."""
-    engine = create_engine(url)
-    with engine.begin() as connection:
-        connection.execute(text("DROP SCHEMA public CASCADE"))
-        connection.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
 
 
 def _populate(current: Runtime, count: int) -> str:

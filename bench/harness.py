@@ -12,9 +12,14 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
+from sqlalchemy import create_engine, text
+
 Target = Literal["ratio", "absolute", "exact", "info"]
+UNLIMITED = "1000000 per minute"  # the limiter still runs on every request, it never says 429
+RATES = ("intake", "lookup", "token", "per_token", "feed")
 
 
 @dataclass
@@ -89,3 +94,25 @@ def machine() -> dict[str, Any]:
         "cpu": cpu or platform.processor(),
         "cpus": os.cpu_count(),
     }
+
+
+def app_settings(database_url: str, folder: Path, **extra: Any) -> dict[str, Any]:
+    """A benchmark app's settings: the testing clock allowed, every rate limit out of reach."""
+    return {
+        "database_url": database_url,
+        "env": "testing",
+        "instance_path": str(folder / "instance"),
+        "secret_key": "bench-" + "k" * 40,
+        "public_url": "https://peer.example.edu",
+        **{f"rate_limit_{rate}": UNLIMITED for rate in RATES},
+        **extra,
+    }
+
+
+def reset_postgres(url: str) -> None:
+    """A benchmark's own database (PEERLINE_BENCH_DATABASE_URL) starts empty each run."""
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA public CASCADE"))
+        connection.execute(text("CREATE SCHEMA public"))
+    engine.dispose()

@@ -33,8 +33,7 @@ import requests
 from cryptography.fernet import Fernet
 from slack_sdk.signature import SignatureVerifier
 
-from bench.feeds_world import _reset_postgres
-from bench.harness import Figure, median_ms, percentile
+from bench.harness import Figure, median_ms, percentile, reset_postgres
 from core import create_app, migrations
 from core.runtime import runtime
 from core.schemas.programs import ProgramIn
@@ -224,7 +223,7 @@ def slack_environment(api_url: str) -> dict[str, str]:
 def seed(database: str, folder: Path) -> None:
     """Schema by migrations; a program, supporters and the workspace link through services."""
     if database.startswith("postgresql"):
-        _reset_postgres(database)
+        reset_postgres(database)
     app = create_app(in_process(database, folder / "seed") | {"env": "testing"}, plugins=[])
     current = runtime(app)
     migrations.upgrade(current.engine)
@@ -262,11 +261,11 @@ def slash_command(server: Server, session: requests.Session) -> bool:
         "response_url": f"{server.slack.origin}/respond/{number}",  # FakeSlack.response_url
     })  # fmt: skip
     stamp = str(int(time.time()))
+    signature = SignatureVerifier(SECRET).generate_signature(timestamp=stamp, body=body)
+    assert signature is not None
     headers = {
         "X-Slack-Request-Timestamp": stamp,
-        "X-Slack-Signature": SignatureVerifier(SECRET).generate_signature(
-            timestamp=stamp, body=body
-        ),
+        "X-Slack-Signature": signature,
         "Content-Type": "application/x-www-form-urlencoded",
     }
     answer = session.post(f"{server.base}/slack/events", data=body, headers=headers, timeout=10)

@@ -38,7 +38,9 @@ def run(quick: bool) -> list[Figure]:
     sizes = (30, 300) if quick else (30, 300, 3000)
     figures: list[Figure] = []
     with tempfile.TemporaryDirectory(prefix="peerline-bench-slots-") as folder:
-        databases = [("sqlite", lambda n: f"sqlite:///{Path(folder) / f'slots{n}.sqlite3'}")]
+        databases: list[tuple[str, Callable[[int], str]]] = [
+            ("sqlite", lambda n: f"sqlite:///{Path(folder) / f'slots{n}.sqlite3'}")
+        ]
         url = os.environ.get(PG_ENV)
         if url:
             databases.append(("postgresql", lambda _n: url))

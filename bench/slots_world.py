@@ -20,7 +20,7 @@ from flask import Blueprint, Response, current_app, jsonify
 from flask.testing import FlaskClient
 from sqlalchemy import insert, text
 
-from bench.feeds_world import _reset_postgres
+from bench.harness import app_settings, reset_postgres
 from core import create_app, limits
 from core.clock import FrozenClock
 from core.migrations import upgrade
@@ -34,7 +34,6 @@ NOW = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)  # a Monday morning, a DST change a
 DAYS = 28
 ZONES = ("Europe/London", "America/New_York", "Europe/Berlin", "Asia/Kolkata", "UTC")
 TOPICS = ("stress", "grief", "work", "family", "identity")
-UNLIMITED = "1000000 per minute"  # the limiter runs on every request; it never says 429
 
 
 @dataclass
@@ -48,9 +47,9 @@ class World:
 
 def build(database_url: str, folder: Path, supporters: int, seed: int = 7) -> World:
     if database_url.startswith("postgresql"):
-        _reset_postgres(database_url)
+        reset_postgres(database_url)
     plugins: list[tuple[str, PluginHook]] = [("bench-bare", _bare_plugin)]
-    app = create_app(_settings(database_url, folder), clock=FrozenClock(NOW), plugins=plugins)
+    app = create_app(app_settings(database_url, folder), clock=FrozenClock(NOW), plugins=plugins)
     current = runtime(app)
     upgrade(current.engine)
     _populate(current, supporters, random.Random(seed))  # noqa: S311 - a repeatable world
@@ -77,17 +76,6 @@ def _bare_plugin(host: PluginHost) -> None:
 
 def _bare_slots() -> Response:
     return jsonify(current_app.config["BENCH_SLOTS"])
-
-
-def _settings(database_url: str, folder: Path) -> dict[str, Any]:
-    rates = ("feed", "per_token", "intake", "lookup", "token")
-    return {
-        "database_url": database_url,
-        "env": "testing",
-        "instance_path": folder / "instance",
-        "secret_key": "bench-" + "k" * 40,
-        **{f"rate_limit_{rate}": UNLIMITED for rate in rates},
-    }
 
 
 def _populate(current: Runtime, count: int, rng: random.Random) -> None:
