@@ -14,7 +14,7 @@ from sqlalchemy.engine import Dialect, ExceptionContext
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
-SessionFactory = Callable[[], Session]
+SessionFactory = Callable[..., Session]  # sessionmaker: keyword arguments go to the Session
 log = logging.getLogger(__name__)
 SERVER_GOING_AWAY = "57P"
 """SQLSTATE class "operator intervention": shutdown, crash, terminated backend, not yet up."""
@@ -107,7 +107,16 @@ def _serialize_sqlite(engine: Engine, *, wal: bool) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        if connection.get_execution_options().get(READ_ONLY):
+            connection.exec_driver_sql("BEGIN")  # a reader: in WAL it never waits for the writer
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+READ_ONLY = "peerline_read_only"
+"""An execution option for sessions that only read: on SQLite their transactions do not take
+the write lock, so they neither wait for writers nor hold writers up. Such a session must not
+write (SQLite would refuse to upgrade it once another writer has committed)."""
 
 
 def make_session_factory(engine: Engine, info: dict[str, Any] | None = None) -> SessionFactory:

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from core.clock import Clock
 from core.config import Settings
 from core.crypto import IdentityCipher
-from core.db import SessionFactory, release
+from core.db import READ_ONLY, SessionFactory, release
 from core.events import EventBus
 from core.ports import CalendarWriter, NotificationChannel, SignInMethod
 
@@ -40,12 +40,16 @@ class Runtime:
     def add_channel(self, channel: NotificationChannel) -> None:
         self.channels[channel.name] = channel
 
-    def system_ctx(self) -> Ctx:
-        """A unit of work acting as the operator: consoles, workers and channels."""
+    def system_ctx(self, *, read_only: bool = False) -> Ctx:
+        """A unit of work acting as the operator: consoles, workers and channels.
+
+        `read_only`: the unit only reads (see core.db.READ_ONLY).
+        """
         from core.services.access import SYSTEM, Ctx  # services import the runtime; import late
 
+        options = {READ_ONLY: True} if read_only else {}
         return Ctx(
-            session=self.session_factory(),
+            session=self.session_factory(execution_options=options),
             principal=SYSTEM,
             now=self.clock.now(),
             cipher=self.cipher,

@@ -96,7 +96,7 @@ def modal_choices(
     runtime: Runtime, settings: SlackSettings, team_id: str | None
 ) -> tuple[IntakeOut, list[tuple[uuid.UUID, str]]] | None:
     """The linked program's intake and supporters, in one unit of work; None when unlinked."""
-    ctx = runtime.system_ctx()
+    ctx = runtime.system_ctx(read_only=True)  # on SQLite: no wait for /peer's claims
     with ctx.session:
         slug = linked_slug(ctx, settings, team_id)
         try:

@@ -14,7 +14,7 @@ from core.plugins import PluginHost
 from core.runtime import Runtime, runtime
 from core.services import feed_data
 from core.services import tokens as api_tokens
-from core.services.access import SYSTEM, Ctx
+from core.services.access import Ctx
 from core.services.feed_data import FeedState
 from lms.feeds import content, supporters, tokens
 from lms.feeds.cli import feeds_group
@@ -34,7 +34,7 @@ def init_app(host: PluginHost) -> None:
 def feed(token: str) -> Response:
     """The calendar, or 304 when If-None-Match already names it (nothing is written then)."""
     current = runtime()
-    with _unit_of_work(current) as ctx:
+    with _unit_of_work(current, read_only=True) as ctx:  # a poll writes nothing
         found = tokens.find(ctx, token)
         if found is None:
             return _not_found()
@@ -79,8 +79,8 @@ def revoke_supporter_feed() -> Response:
 
 
 @contextmanager
-def _unit_of_work(current: Runtime) -> Iterator[Ctx]:
-    ctx = Ctx(session=current.session_factory(), principal=SYSTEM, now=current.clock.now())
+def _unit_of_work(current: Runtime, *, read_only: bool = False) -> Iterator[Ctx]:
+    ctx = current.system_ctx(read_only=read_only)
     with ctx.session:
         yield ctx
 
