@@ -65,18 +65,38 @@ class HomeTab:
             self.publish(client, event["user"], body.get("team_id"))
 
     def ask(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        """The same modal as the slash command; the trigger lasts 3 s, so nothing slow first."""
+        """The same modal as the slash command; the trigger lasts 3 s, so nothing slow first.
+
+        Never a dead end: without the form, a modal says why (no program linked, or the
+        form could not be made); if Slack refuses the modal itself, the Home tab says it.
+        """
         ack()
-        team_id = (body.get("team") or {}).get("id")
-        choices = requester.modal_choices(self.runtime, self.settings, team_id)
-        view = modals.request_view(*choices) if choices else None
-        if view is None:
-            log.warning("Talk to a peer pressed, but the workspace has no program")
-            return
+        team, user = (body.get("team") or {}).get("id"), body["user"]["id"]
+        view = self._form_or_notice(team)
         try:
             client.views_open(trigger_id=body["trigger_id"], view=view)
-        except SlackApiError as exc:
+        except SlackApiError as exc:  # the trigger expired (3 s), or the token is bad
             log.warning("could not open the request modal: %s", exc.response.get("error"))
+            self._say_on_home(client, user, team, requester.NOT_OPENED)
+
+    def _form_or_notice(self, team: str | None) -> dict[str, Any]:
+        try:
+            choices = requester.modal_choices(self.runtime, self.settings, team)
+        except Exception:  # the database, say: the person must still hear something
+            log.exception("the request form could not be made for the Home tab")
+            return modals.notice_view(requester.NOT_OPENED)
+        if choices is None:
+            log.warning("Talk to a peer pressed, but the workspace has no program")
+            return modals.notice_view(requester.NOT_LINKED)
+        return modals.request_view(*choices)
+
+    def _say_on_home(
+        self, client: WebClient, user: str, team: str | None, said: str | None
+    ) -> None:
+        try:
+            self.publish(client, user, team, said)
+        except (SlackApiError, SlackClientError, OSError) as exc:
+            log.warning("could not publish the Home tab after a button (%s)", type(exc).__name__)
 
     def act(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         """Cancel, pause or resume, then show the outcome on a fresh view."""
@@ -91,10 +111,7 @@ class HomeTab:
             said = self.set_status(slug, user, "paused", _picked_date(body))
         elif slug:
             said = self.set_status(slug, user, "paused" if action == PAUSE else "active")
-        try:
-            self.publish(client, user, team, said)
-        except (SlackApiError, SlackClientError, OSError) as exc:
-            log.warning("could not publish the Home tab after a button (%s)", type(exc).__name__)
+        self._say_on_home(client, user, team, said)
 
     def publish(
         self, client: WebClient, user_id: str, team_id: str | None, said: str | None = None

@@ -166,6 +166,17 @@ STATUS_WORDS = {
 }
 
 
+def notice_view(message: str) -> dict[str, Any]:
+    """A modal that only says something: why the request form is not there."""
+    return {
+        "type": "modal",
+        "callback_id": "peer_notice",
+        "title": _text("Peer support"),
+        "close": _text("Close"),
+        "blocks": [{"type": "section", "text": _text(escape(message), "mrkdwn")}],
+    }
+
+
 def confirmation_view(intake: IntakeOut, shown: RequestView) -> dict[str, Any]:
     """What happens next, under their alias; the resources come first after worrying words."""
     said = STATUS_WORDS.get(shown.status, "Your request is in.")

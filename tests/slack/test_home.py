@@ -234,6 +234,29 @@ def test_talk_to_a_peer_opens_the_request_modal_and_the_request_shows_on_the_hom
     assert len(buttons(home_of(slack, OTHER))["home_cancel"]) == 1
 
 
+def test_talk_to_a_peer_where_no_program_is_linked_says_so_rather_than_nothing(
+    database_url, tmp_path, clock, monkeypatch, slack
+):
+    for name, value in (("SLACK_BOT_TOKEN", BOT_TOKEN), ("SLACK_SIGNING_SECRET", SIGNING_SECRET),
+                        ("SLACK_PROGRAM", "elsewhere"), ("SLACK_API_URL", slack.url)):  # fmt: skip
+        monkeypatch.setenv(name, value)
+    app = make_app(database_url, tmp_path, clock, plugins=[("slack", init_app)])
+    world = make_world(app, app.test_client(), crisis_resources=RESOURCES)
+    press(world, OTHER, "home_ask", "ask")
+    [opened] = slack.calls("views.open")
+    said = text_of(opened.params["view"])
+    assert opened.params["view"]["callback_id"] == "peer_notice"
+    assert "not linked to a PeerLine program" in said and "emergency number" in said
+    runtime(app).engine.dispose()
+
+
+def test_talk_to_a_peer_whose_modal_slack_refuses_is_told_on_the_home_tab(world, slack):
+    slack.fail("views.open", "expired_trigger_id")
+    press(world, OTHER, "home_ask", "ask")
+    said = text_of(home_of(slack, OTHER))
+    assert "could not be opened" in said and "emergency number" in said
+
+
 # -- the supporter's view ------------------------------------------------------------------------
 
 
