@@ -23,9 +23,14 @@ class QuietRequestHandler(WSGIRequestHandler):
 
 
 @contextmanager
-def live_server(app: Flask) -> Iterator[str]:
-    """Serve `app` on 127.0.0.1 at an ephemeral port; yields the base URL."""
-    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietRequestHandler)
+def live_server(
+    app: Flask, request_handler: type[WSGIRequestHandler] = QuietRequestHandler
+) -> Iterator[str]:
+    """Serve `app` on 127.0.0.1 at an ephemeral port; yields the base URL.
+
+    Quiet by default; werkzeug's own handler logs each request, as `peerline demo` does.
+    """
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=request_handler)
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="live-server", daemon=True
     )

@@ -258,12 +258,8 @@ class _Busy:
 
     def clashes(self, start: datetime, end: datetime) -> bool:
         """True when [start, end) overlaps busy time; touching ends do not count."""
-        return self.clashes_at(_floor(start), _ceil(end))
-
-    def clashes_at(self, start: int, end: int) -> bool:
-        """The same for epoch seconds."""
-        i = bisect_right(self._ends, start)  # first busy span ending after start
-        return i < len(self._spans) and self._spans[i][0] < end
+        i = bisect_right(self._ends, _floor(start))  # first busy span ending after start
+        return i < len(self._spans) and self._spans[i][0] < _ceil(end)
 
     def free_within(self, lo: int, hi: int) -> Iterator[_Seconds]:
         """The parts of [lo, hi) clear of busy time: a slot clashes with nothing iff it fits one."""

@@ -176,10 +176,12 @@ class Starts:
         return self.by_start.keys()
 
     def slots(self) -> list[FoundSlot]:
-        return [
-            FoundSlot(Interval.trusted(begin, begin + self.session), self.supporters[index])
-            for begin, index in ((utc_instant(second), index) for second, index in self.pairs())
-        ]
+        found = []
+        for second, index in self.pairs():
+            begin = utc_instant(second)
+            interval = Interval.trusted(begin, begin + self.session)
+            found.append(FoundSlot(interval, self.supporters[index]))
+        return found
 
 
 def search(ctx: Ctx, program: Program, wanted: SlotFilter) -> list[FoundSlot]:
@@ -215,10 +217,7 @@ def search_starts(ctx: Ctx, program: Program, wanted: SlotFilter) -> Starts:
     weeks = capacity.weeks_between(wanted.start, wanted.end + policy.session, zone)
     reach_all = min(start, weeks[0].start), max(end, weeks[-1].end)  # the window and its weeks
     rows = _booking_rows(ctx, ids, *reach_all, wanted.ignore_booking)
-    bookings: dict[uuid.UUID, list[Interval]] = defaultdict(list)
-    for supporter_id, starts_at, ends_at in rows:
-        if ends_at > start and starts_at < end:
-            bookings[supporter_id].append(Interval.trusted(starts_at, ends_at))
+    bookings = _by_supporter(rows, start, end)
     elsewhere = busy.busy_intervals(ctx, ids, start, end)
     load = capacity.sessions_per_week(
         ctx, program, ids, weeks, booked=[(row[0], row[1]) for row in rows]
@@ -265,10 +264,18 @@ def booked_intervals(
     ctx: Ctx, ids: list[uuid.UUID], start: datetime, end: datetime, ignore: uuid.UUID | None = None
 ) -> dict[uuid.UUID, list[Interval]]:
     """Non-cancelled bookings touching [start, end) of many supporters, in one query."""
-    by_supporter: dict[uuid.UUID, list[Interval]] = defaultdict(list)
-    for supporter_id, starts_at, ends_at in _booking_rows(ctx, ids, start, end, ignore):
-        by_supporter[supporter_id].append(Interval.trusted(starts_at, ends_at))
-    return by_supporter
+    return _by_supporter(_booking_rows(ctx, ids, start, end, ignore), start, end)
+
+
+def _by_supporter(
+    rows: list[tuple[uuid.UUID, datetime, datetime]], start: datetime, end: datetime
+) -> dict[uuid.UUID, list[Interval]]:
+    """The rows touching [start, end), as each supporter's intervals."""
+    found: dict[uuid.UUID, list[Interval]] = defaultdict(list)
+    for supporter_id, starts_at, ends_at in rows:
+        if ends_at > start and starts_at < end:
+            found[supporter_id].append(Interval.trusted(starts_at, ends_at))
+    return found
 
 
 def _booking_rows(

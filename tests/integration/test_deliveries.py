@@ -178,6 +178,20 @@ def test_a_channel_that_cannot_say_whether_it_reaches_is_retried_not_dead(
     assert drain(app) == ["sent"] and chat.kinds() == ["offer_made"]
 
 
+def test_a_channel_that_cannot_say_is_passed_over_for_one_that_reaches_them(
+    database_url, tmp_path, clock
+):
+    broken = RecordingChannel(name="broken", reaches=raising_once(RuntimeError("lookup failed")))
+    other = RecordingChannel(name="other")
+    app = make_app(database_url, tmp_path, clock, plugins=[broken.plugin(), other.plugin()])
+    world_with(app, app.test_client(), "Ash")
+    app.test_client().post("/api/v1/requests", json=request_body())
+    assert drain(app) == ["sent"]
+    assert other.kinds() == ["offer_made"] and broken.sent == []
+    assert rows(app, kind="offer_made")[0].channel == "other"
+    runtime(app).engine.dispose()
+
+
 def test_a_database_lost_while_choosing_a_channel_queues_the_job_again(app, client, chat, clock):
     world_with(app, client, "Ash")
     lost = OperationalError("SELECT 1", {}, Exception("server closed the connection"))

@@ -15,9 +15,8 @@ import json
 import logging
 import os
 import re
-import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,7 @@ from urllib.parse import parse_qs, quote, quote_plus, urlsplit
 import pytest
 import requests
 from flask import Flask
-from werkzeug.serving import WSGIRequestHandler, make_server
+from werkzeug.serving import WSGIRequestHandler
 
 from core.clock import FrozenClock
 from core.console.session import COOKIE
@@ -40,6 +39,7 @@ from tests.fakes.slack import FakeSlack
 from tests.fakes.smtp import fake_smtp_servers, make_certificates
 from tests.helpers import EVERY_WEEKDAY, World, auth, issue_token, make_world, request_body
 from tests.integration.test_deliveries import drain
+from tests.live_server import live_server
 from tests.lms.test_booking_page import CHOICES, NEW_YORK, booking_plugin
 from tests.slack.test_flow import ASH, click, slash, submit
 from tests.slack.test_relay import write
@@ -120,20 +120,9 @@ def scan() -> Iterator[Scan]:
             logging.getLogger(name).filters[:] = filters
 
 
-@contextmanager
-def served(app: Flask) -> Iterator[str]:
+def served(app: Flask) -> AbstractContextManager[str]:
     """The app behind werkzeug's own server with its access log on, as `peerline demo` runs."""
-    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=WSGIRequestHandler)
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-    )
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+    return live_server(app, request_handler=WSGIRequestHandler)
 
 
 def app_secrets(app: Flask) -> list[str]:
