@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, TypeDecorator, create_engine, event
+from sqlalchemy import Connection, DateTime, Engine, TypeDecorator, create_engine, event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Dialect, ExceptionContext
 from sqlalchemy.orm import Session, sessionmaker
@@ -107,7 +107,10 @@ def _serialize_sqlite(engine: Engine, *, wal: bool) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        if connection.get_execution_options().get(READ_ONLY):
+        options = connection.get_execution_options()
+        if options.get(SINGLE_READ):
+            return  # one SELECT needs no BEGIN: SQLite reads it from one snapshot anyway
+        if options.get(READ_ONLY):
             connection.exec_driver_sql("BEGIN")  # a reader: in WAL it never waits for the writer
         else:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
@@ -117,6 +120,21 @@ READ_ONLY = "peerline_read_only"
 """An execution option for sessions that only read: on SQLite their transactions do not take
 the write lock, so they neither wait for writers nor hold writers up. Such a session must not
 write (SQLite would refuse to upgrade it once another writer has committed)."""
+
+
+SINGLE_READ = "peerline_single_read"
+"""An execution option for a connection that runs one reading statement (see single_read)."""
+
+
+def single_read(engine: Engine) -> Connection:
+    """A connection for one reading statement, with no transaction around it.
+
+    One statement reads from one snapshot by itself, so BEGIN and ROLLBACK would be two more
+    round trips (PostgreSQL) or two more calls (SQLite) for nothing. Nothing may be written.
+    """
+    if engine.dialect.name == "sqlite":
+        return engine.connect().execution_options(**{SINGLE_READ: True})
+    return engine.connect().execution_options(isolation_level="AUTOCOMMIT")
 
 
 def make_session_factory(engine: Engine, info: dict[str, Any] | None = None) -> SessionFactory:

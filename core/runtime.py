@@ -6,13 +6,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from flask import current_app, g
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
 
 from core.clock import Clock
 from core.config import Settings
 from core.crypto import IdentityCipher
-from core.db import READ_ONLY, SessionFactory, release
+from core.db import READ_ONLY, SessionFactory, release, single_read
 from core.events import EventBus
 from core.ports import CalendarWriter, NotificationChannel, SignInMethod
 
@@ -54,6 +54,10 @@ class Runtime:
             now=self.clock.now(),
             cipher=self.cipher,
         )
+
+    def single_read(self) -> Connection:
+        """A connection for one statement that only reads, outside a transaction (core.db)."""
+        return single_read(self.engine)
 
 
 def runtime(app: Flask | None = None) -> Runtime:

@@ -6,6 +6,7 @@ from core.models.audit import AuditEvent
 from core.models.base import Base
 from core.models.booking import Booking
 from core.models.busy import ExternalBusy
+from core.models.calendar import RequesterCalendar, SupporterCalendar
 from core.models.delivery import Delivery
 from core.models.idempotency import IdempotencyRecord
 from core.models.program import Program
@@ -33,9 +34,11 @@ __all__ = [
     "IdempotencyRecord",
     "Offer",
     "Program",
+    "RequesterCalendar",
     "RequesterIdentity",
     "SupportRequest",
     "Supporter",
+    "SupporterCalendar",
     "SupporterContact",
     "TrainingRecord",
 ]

@@ -1,20 +1,28 @@
 """What a calendar feed shows: one person's confirmed sessions, each read in one query.
 
-A feed is polled often (Moodle, Google, Outlook), so its owner and state (has anything
-changed?) are one prepared aggregate, and its sessions a single join: never a query per booking.
+A feed is polled often (Moodle, Google, Outlook), so whether it changed is its owner's
+calendar version, read in the statement that finds the feed; its sessions are a single join,
+never a query per booking.
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, bindparam, func, select
+from sqlalchemy import ColumnElement, Label, Select, select
 
-from core.errors import NotFound
-from core.models import Booking, Program, RequesterIdentity, Supporter, SupportRequest
+from core.models import (
+    Booking,
+    Program,
+    RequesterCalendar,
+    RequesterIdentity,
+    Supporter,
+    SupporterCalendar,
+    SupportRequest,
+)
 from core.services.access import Ctx, require, require_self_or
 
 PAST = timedelta(days=30)
@@ -38,25 +46,24 @@ class FeedSession:
 
 @dataclass(frozen=True)
 class FeedState:
-    """Enough to tell whether a feed changed without reading its sessions."""
+    """Enough to tell whether a feed changed without reading its sessions.
 
-    sessions: int
-    newest_change: datetime | None
-    sequences: int
+    `version` is the owner's calendar counter (core.models.calendar), which the database bumps
+    with every change to one of their bookings; `since` is where the feed's window starts.
+    """
 
-    @classmethod
-    def of(cls, sessions: list[FeedSession]) -> FeedState:
-        """The same figures from sessions already read, so a body and its ETag agree."""
-        newest = max((s.updated_at for s in sessions), default=None)
-        return cls(len(sessions), newest, sum(s.sequence for s in sessions))
+    version: int
+    since: datetime
 
 
 @dataclass(frozen=True)
 class FeedScope:
-    """Whose confirmed sessions, ending after when: looked up once, then read twice.
+    """Whose confirmed sessions, ending after when.
 
-    The window has no moving far end: a booking is made inside the program's horizon, so
-    nothing enters a feed as time passes; sessions only leave it, and that lowers the count.
+    The window starts 30 days before the start of today (UTC), so it moves once a day: a
+    session leaves the feed at a day's turn, and `since`, which is in the ETag, moves with it.
+    It has no far end: a booking is made inside the program's horizon, so nothing enters a
+    feed as time passes.
     """
 
     program_id: uuid.UUID
@@ -70,98 +77,78 @@ class FeedScope:
             owner = Booking.supporter_id == self.supporter_id
         else:
             owner = Booking.request_id.in_(_requests_of(self.identity_key))
-        return [Booking.program_id == self.program_id, owner, *_live(self.start, self.earliest)]
-
-    @property
-    def earliest(self) -> datetime:
-        return self.start - LONGEST_SESSION
-
-    def parameters(self) -> dict[str, Any]:
-        """The bound values of the one-statement state queries below."""
-        return {
-            "program_id": self.program_id,
-            "supporter_id": self.supporter_id,
-            "identity_key": self.identity_key,
-            "start": self.start,
-            "earliest": self.earliest,
-        }
+        return [
+            Booking.program_id == self.program_id,
+            owner,
+            Booking.status == "confirmed",
+            Booking.ends_at > self.start,
+            Booking.starts_at > self.start - LONGEST_SESSION,  # narrows the index range
+        ]
 
 
-def _live(start: Any, earliest: Any) -> list[ColumnElement[bool]]:
-    """Confirmed, still ending inside the window; the redundant start bound narrows the index."""
-    return [Booking.status == "confirmed", Booking.ends_at > start, Booking.starts_at > earliest]
+def window_start(now: datetime) -> datetime:
+    """Where a feed polled at `now` starts: 30 days before the start of today (UTC)."""
+    today = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return today - PAST
 
 
 def _requests_of(identity_key: Any) -> Select[uuid.UUID]:
     return select(RequesterIdentity.request_id).where(RequesterIdentity.lookup_hash == identity_key)
 
 
-def _state_query(owner: ColumnElement[bool], exists: ColumnElement[Any]) -> Select[Any]:
-    """Count, newest change and sequence sum of a feed's sessions, and whether its owner is.
+def state_columns(
+    program_id: ColumnElement[uuid.UUID],
+    supporter_id: ColumnElement[uuid.UUID | None],
+    identity_key: ColumnElement[str | None],
+) -> list[Label[Any]]:
+    """Whether a feed's owner still is, and their calendar version, as columns.
 
-    Built once with bound parameters: an unchanged feed's poll is this one statement.
+    Correlated to the caller's columns, so a plugin's own lookup of a feed (its token) reads
+    the feed's state in the same statement: an unchanged feed's poll is one primary-key read
+    per table. Read them back with `state_of`.
     """
-    return select(
-        exists.label("owner"),
-        func.count().label("sessions"),
-        func.max(Booking.updated_at).label("newest_change"),
-        func.coalesce(func.sum(Booking.sequence), 0).label("sequences"),
-    ).where(
-        Booking.program_id == bindparam("program_id"),
-        owner,
-        *_live(bindparam("start"), bindparam("earliest")),
-    )
+    return [
+        select(Supporter.status)
+        .where(Supporter.id == supporter_id, Supporter.program_id == program_id)
+        .scalar_subquery()
+        .label("feed_supporter_status"),
+        select(Program.id).where(Program.id == program_id).scalar_subquery().label("feed_program"),
+        select(SupporterCalendar.version)
+        .where(SupporterCalendar.supporter_id == supporter_id)
+        .scalar_subquery()
+        .label("feed_supporter_version"),
+        select(RequesterCalendar.version)
+        .where(RequesterCalendar.lookup_hash == identity_key)
+        .scalar_subquery()
+        .label("feed_requester_version"),
+    ]
 
 
-_SUPPORTER_STATE = _state_query(
-    Booking.supporter_id == bindparam("supporter_id"),
-    select(Supporter.status)
-    .where(
-        Supporter.id == bindparam("supporter_id"), Supporter.program_id == bindparam("program_id")
-    )
-    .scalar_subquery(),
-)
-_REQUESTER_STATE = _state_query(
-    Booking.request_id.in_(_requests_of(bindparam("identity_key"))),
-    select(Program.id).where(Program.id == bindparam("program_id")).scalar_subquery(),
-)
+def state_of(row: Any, scope: FeedScope) -> FeedState | None:
+    """The state read through `state_columns`; None once the owner has no feed (offboarded)."""
+    if scope.supporter_id is not None:
+        if row.feed_supporter_status in (None, "offboarded"):
+            return None
+        version = row.feed_supporter_version
+    else:
+        if row.feed_program is None:
+            return None
+        version = row.feed_requester_version
+    return FeedState(version or 0, scope.start)
 
 
-def supporter_feed(
-    ctx: Ctx, program_id: uuid.UUID, supporter_id: uuid.UUID
-) -> tuple[FeedScope, FeedState]:
-    """The supporter's sessions from 30 days ago on, and their state; none once offboarded."""
-    _authorize(ctx, program_id, supporter_id)
-    scope = FeedScope(program_id, ctx.now - PAST, supporter_id=supporter_id)
-    row = _state_row(ctx, _SUPPORTER_STATE, scope)
-    if row.owner is None or row.owner == "offboarded":
-        raise NotFound("no such feed")
-    return scope, _state(row)
+def supporter_scope(now: datetime, program_id: uuid.UUID, supporter_id: uuid.UUID) -> FeedScope:
+    """A supporter's feed: their sessions."""
+    return FeedScope(program_id, window_start(now), supporter_id=supporter_id)
 
 
-def requester_feed(
-    ctx: Ctx, program_id: uuid.UUID, identity_key: str
-) -> tuple[FeedScope, FeedState]:
-    """Every request one identity made in the program (integrations' service principal).
+def requester_scope(now: datetime, program_id: uuid.UUID, identity_key: str) -> FeedScope:
+    """Every request one identity made in the program (integrations' feeds for students).
 
     `identity_key` is `cipher.lookup_hash(platform, subject)`, so a feed can be served
     without ever keeping the subject.
     """
-    _authorize(ctx, program_id, None)
-    scope = FeedScope(program_id, ctx.now - PAST, identity_key=identity_key)
-    row = _state_row(ctx, _REQUESTER_STATE, scope)
-    if row.owner is None:
-        raise NotFound("no such feed")
-    return scope, _state(row)
-
-
-def _state_row(ctx: Ctx, query: Select[Any], scope: FeedScope) -> Any:
-    """On the session's connection: a prepared Core statement, none of the ORM's work."""
-    return ctx.session.connection().execute(query, scope.parameters()).one()
-
-
-def _state(row: Any) -> FeedState:
-    return FeedState(int(row.sessions), row.newest_change, int(row.sequences))
+    return FeedScope(program_id, window_start(now), identity_key=identity_key)
 
 
 def sessions(ctx: Ctx, scope: FeedScope) -> list[FeedSession]:

@@ -7,14 +7,13 @@ from collections.abc import Mapping
 
 from core.notify.wording import join_url, mode_name
 from core.ports import CalendarEvent
-from core.services import feed_data
-from core.services.access import Ctx, Principal
-from core.services.feed_data import FeedScope, FeedSession, FeedState
+from core.services.access import Principal
+from core.services.feed_data import FeedSession, FeedState
 from lms.calendar import NEUTRAL_TITLE, IcsCalendarWriter
 from lms.feeds.tokens import Feed
 
 CALENDAR_NAME = "Peer chats"
-LAYOUT = "1"  # bump when what a feed says changes, so every subscriber fetches it again
+LAYOUT = "2"  # bump when what a feed says changes, so every subscriber fetches it again
 WRITER = IcsCalendarWriter()
 
 
@@ -28,24 +27,14 @@ def reader(feed: Feed) -> Principal:
     return Principal(role="service", program_id=owner.program_id)
 
 
-def state(ctx: Ctx, feed: Feed) -> tuple[FeedScope, FeedState]:
-    """Whose sessions the feed shows, and their state; NotFound once its owner has no feed."""
-    owner = feed.owner
-    if owner.supporter_id is not None:
-        return feed_data.supporter_feed(ctx, owner.program_id, owner.supporter_id)
-    assert owner.student_key is not None
-    return feed_data.requester_feed(ctx, owner.program_id, owner.student_key)
-
-
 def etag(feed: Feed, seen: FeedState) -> str:
     """Changes with any session added, moved, cancelled or aged out, a rotation or the layout.
 
-    Adding or removing a session changes the count and a move or a cancellation bumps its
-    SEQUENCE (sums that no commit order can hide); every write stamps updated_at, which the
-    feed writes as DTSTAMP. A request's alias is fixed when the request is made.
+    The owner's calendar version is bumped by the database with every write to one of their
+    bookings (core.models.calendar); sessions age out only when the window's start moves, at
+    a day's turn. A request's alias is fixed when the request is made.
     """
-    newest = seen.newest_change.isoformat() if seen.newest_change is not None else "-"
-    parts = (LAYOUT, feed.id, feed.revision, seen.sessions, newest, seen.sequences)
+    parts = (LAYOUT, feed.id, feed.revision, seen.version, seen.since.isoformat())
     return hashlib.sha256(":".join(map(str, parts)).encode()).hexdigest()[:32]
 
 

@@ -14,16 +14,28 @@ import hmac
 import re
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import has_request_context, url_for
-from sqlalchemy import ColumnElement, CursorResult, bindparam, delete, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    CursorResult,
+    bindparam,
+    delete,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from core.crypto import token_digest
 from core.errors import ConfigError
+from core.services import feed_data
+from core.services.feed_data import FeedScope, FeedState
 from lms.feeds.storage import FEEDS
 
 if TYPE_CHECKING:
@@ -58,18 +70,43 @@ class Feed:
     digest: str  # SHA-256 of the token it answers to
 
 
-_BY_DIGEST = select(FEEDS).where(FEEDS.c.token_digest == bindparam("digest"))
+_POLL = select(
+    FEEDS, *feed_data.state_columns(FEEDS.c.program_id, FEEDS.c.supporter_id, FEEDS.c.student_key)
+).where(FEEDS.c.token_digest == bindparam("digest"))
 
 
-def find(ctx: Ctx, token: str) -> Feed | None:
-    """The live feed a token opens; anything else (malformed, rotated, revoked) is None.
+@dataclass(frozen=True)
+class Polled:
+    """A live feed, what it shows and whether that changed: all from the poll's one statement."""
 
-    A prepared Core statement on the session's connection: every poll starts here.
+    feed: Feed
+    scope: FeedScope
+    state: FeedState
+
+
+def poll(connection: Connection, token: str, now: datetime) -> Polled | None:
+    """The live feed a token opens, with its owner's calendar state, in one statement.
+
+    None for anything else: malformed, rotated or revoked tokens, and offboarded owners.
     """
     if TOKEN_SHAPE.fullmatch(token) is None:
         return None
-    row = ctx.session.connection().execute(_BY_DIGEST, {"digest": token_digest(token)}).first()
-    return _feed(row) if row is not None else None
+    row = connection.execute(_POLL, {"digest": token_digest(token)}).first()
+    if row is None:
+        return None
+    feed = _feed(row)
+    scope = scope_of(feed, now)
+    state = feed_data.state_of(row, scope)
+    return Polled(feed, scope, state) if state is not None else None
+
+
+def scope_of(feed: Feed, now: datetime) -> FeedScope:
+    """Whose sessions the feed shows: the supporter's, or those of the student's requests."""
+    owner = feed.owner
+    if owner.supporter_id is not None:
+        return feed_data.supporter_scope(now, owner.program_id, owner.supporter_id)
+    assert owner.student_key is not None
+    return feed_data.requester_scope(now, owner.program_id, owner.student_key)
 
 
 def issue(runtime: Runtime, ctx: Ctx, owner: Owner) -> tuple[Feed, str, bool]:

@@ -9,13 +9,12 @@ from contextlib import contextmanager
 from flask import Blueprint, Response, jsonify, request
 
 from core import limits
-from core.errors import NotFound, Unauthorized, ValidationFailed
+from core.errors import Unauthorized, ValidationFailed
 from core.plugins import PluginHost
 from core.runtime import Runtime, runtime
 from core.services import feed_data
 from core.services import tokens as api_tokens
 from core.services.access import Ctx
-from core.services.feed_data import FeedState
 from lms.feeds import content, supporters, tokens
 from lms.feeds.cli import feeds_group
 
@@ -32,23 +31,24 @@ def init_app(host: PluginHost) -> None:
 
 @bp.get("/feeds/<token>.ics")
 def feed(token: str) -> Response:
-    """The calendar, or 304 when If-None-Match already names it (nothing is written then)."""
+    """The calendar, or 304 when If-None-Match already names it (nothing is written then).
+
+    An unchanged feed costs one statement outside any transaction: its token, owner and
+    calendar version. The version is read before the sessions, so a change committed in
+    between gives a body newer than its ETag (fetched again next time), never the reverse.
+    """
     current = runtime()
+    with current.single_read() as connection:
+        polled = tokens.poll(connection, token, current.clock.now())
+    if polled is None:
+        return _not_found()
+    tag = content.etag(polled.feed, polled.state)
+    if request.if_none_match.contains_weak(tag):
+        return _calendar_response(Response(status=304), tag)
     with _unit_of_work(current, read_only=True) as ctx:  # a poll writes nothing
-        found = tokens.find(ctx, token)
-        if found is None:
-            return _not_found()
-        ctx = Ctx(session=ctx.session, principal=content.reader(found), now=ctx.now)
-        try:
-            scope, seen = content.state(ctx, found)
-        except NotFound:  # the supporter was offboarded
-            return _not_found()
-        tag = content.etag(found, seen)
-        if request.if_none_match.contains_weak(tag):
-            return _calendar_response(Response(status=304), tag)
-        sessions = feed_data.sessions(ctx, scope)
-    body = content.calendar(sessions, for_supporter=found.owner.supporter_id is not None)
-    tag = content.etag(found, FeedState.of(sessions))  # what was written, if it just changed
+        reader = Ctx(session=ctx.session, principal=content.reader(polled.feed), now=ctx.now)
+        sessions = feed_data.sessions(reader, polled.scope)
+    body = content.calendar(sessions, for_supporter=polled.feed.owner.supporter_id is not None)
     response = Response(body, mimetype="text/calendar")
     response.headers["Content-Disposition"] = 'inline; filename="peer-chats.ics"'
     return _calendar_response(response, tag)

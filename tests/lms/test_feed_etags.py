@@ -1,22 +1,36 @@
 """A feed's ETag changes whenever its body would, so a 304 never keeps a stale calendar.
 
-The 304 path reads only a count, a sequence sum and the newest change; each test makes one
-kind of change and checks that the old ETag no longer answers 304, and that the new body
-differs. Bodies are compared, not just tags: a tag that changes with the body is the point.
+The 304 path reads only the owner's calendar version, which database triggers bump; each
+test makes one kind of change and checks that the old ETag no longer answers 304, and that
+the new body differs. Bodies are compared, not just tags: a tag that changes with the body
+is the point.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import delete, update
 
 from core.clock import FrozenClock
+from core.models import Booking, RequesterIdentity
 from core.runtime import runtime
+from lms.feeds import student_feed_url
 from tests.helpers import auth
-from tests.lms.test_feeds import BEN, PUBLIC, THURSDAY, Setting, iso, make_setting, vevents
+from tests.lms.test_feeds import (
+    ANNA,
+    BEN,
+    PUBLIC,
+    THURSDAY,
+    Setting,
+    iso,
+    make_setting,
+    vevents,
+)
 
 
 @pytest.fixture
@@ -128,6 +142,43 @@ def test_a_cancel_and_a_booking_together_still_change_the_etag(setting: Setting)
     setting.book("Ash", THURSDAY + timedelta(hours=15), student=BEN)
     (event,) = vevents(assert_changed(setting, url, before))
     assert event.decoded("DTSTART") == THURSDAY + timedelta(hours=15)
+
+
+def test_a_students_feed_changes_with_their_bookings_and_when_they_are_erased(
+    setting: Setting,
+) -> None:
+    """A student's feed goes by their identity: a booking, a cancel and the identity's erasure."""
+    url = student_feed_url(runtime(setting.app), setting.program_id(), ANNA)
+    before = seen(setting, url)
+    setting.clock.advance(minutes=1)
+    made = setting.book("Ash", THURSDAY + timedelta(hours=10))  # the identity is stored after
+    setting.book("Birch", THURSDAY + timedelta(hours=10), student=BEN)
+    assert len(vevents(assert_changed(setting, url, before))) == 1
+    before = seen(setting, url)
+    kept = setting.book("Birch", THURSDAY + timedelta(hours=12))
+    cancel(setting, made)
+    (event,) = vevents(assert_changed(setting, url, before))
+    assert str(event["UID"]) == kept["booking"]["calendar_uid"]
+    before = seen(setting, url)
+    with runtime(setting.app).engine.begin() as connection:  # as retention erases identities
+        request_id = uuid.UUID(kept["id"])
+        connection.execute(
+            delete(RequesterIdentity).where(RequesterIdentity.request_id == request_id)
+        )
+    assert vevents(assert_changed(setting, url, before)) == []
+
+
+def test_a_change_made_outside_the_services_still_changes_the_etag(setting: Setting) -> None:
+    """The database bumps the version itself: a repair made with plain SQL is seen too."""
+    made = setting.book("Ash", THURSDAY + timedelta(hours=10))
+    url = setting.supporter_url("Ash")
+    before = seen(setting, url)
+    later = {"starts_at": THURSDAY + timedelta(hours=16), "ends_at": THURSDAY + timedelta(hours=17)}
+    with runtime(setting.app).engine.begin() as connection:
+        booking_id = uuid.UUID(made["booking"]["id"])
+        connection.execute(update(Booking).where(Booking.id == booking_id).values(**later))
+    (event,) = vevents(assert_changed(setting, url, before))
+    assert event.decoded("DTSTART") == later["starts_at"]
 
 
 def test_a_rotated_feed_has_a_new_etag(setting: Setting) -> None:

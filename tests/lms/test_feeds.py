@@ -224,12 +224,19 @@ def test_an_unchanged_feed_is_answered_304_without_being_written(
 
 
 def test_sessions_older_than_thirty_days_drop_out_and_change_the_etag(setting: Setting) -> None:
-    setting.book("Ash", THURSDAY + timedelta(hours=10))
+    """The window starts 30 days before today (UTC): it moves, and the ETag with it, daily."""
+    setting.book("Ash", THURSDAY + timedelta(hours=10))  # 5 March, 10:00
     url = setting.supporter_url("Ash")
     tag = setting.poll(url).headers["ETag"]
-    setting.clock.advance(days=30, hours=23)
+    setting.clock.advance(hours=14)  # 4 March, 23:00: the same day
     assert setting.poll(url, **{"If-None-Match": tag}).status_code == 304
-    setting.clock.advance(days=1)
+    setting.clock.advance(days=31)  # 4 April, 23:00: the window starts at 5 March, 00:00
+    kept = setting.poll(url, **{"If-None-Match": tag})
+    assert kept.status_code == 200  # a new day: fetched once more, the session still in it
+    assert len(vevents(kept.data)) == 1
+    tag = kept.headers["ETag"]
+    assert setting.poll(url, **{"If-None-Match": tag}).status_code == 304
+    setting.clock.advance(hours=2)  # 5 April, 01:00: the window starts at 6 March, 00:00
     emptied = setting.poll(url, **{"If-None-Match": tag})
     assert emptied.status_code == 200
     assert vevents(emptied.data) == []
@@ -243,11 +250,11 @@ def test_a_poll_reads_the_same_few_rows_however_many_sessions(setting: Setting) 
     def count(*args: Any) -> None:
         statements.append(args[2])
 
-    def queries_for_one_poll() -> int:
+    def queries_for_one_poll(status: int = 200, **headers: str) -> int:
         statements.clear()
         event.listen(engine, "before_cursor_execute", count)
         try:
-            assert setting.poll(url).status_code == 200
+            assert setting.poll(url, **headers).status_code == status
         finally:
             event.remove(engine, "before_cursor_execute", count)
         return len(statements)
@@ -256,7 +263,10 @@ def test_a_poll_reads_the_same_few_rows_however_many_sessions(setting: Setting) 
     one = queries_for_one_poll()
     for hour in (11, 13, 15, 17):
         setting.book("Ash", THURSDAY + timedelta(hours=hour), student=BEN)
-    assert queries_for_one_poll() == one <= 5, statements  # BEGIN, feed, owner, state, rows
+    assert queries_for_one_poll() == one <= 3, statements  # the feed and its state, BEGIN, rows
+    tag = setting.poll(url).headers["ETag"]
+    # unchanged: the feed, its owner and their calendar version in one statement, no BEGIN
+    assert queries_for_one_poll(304, **{"If-None-Match": tag}) == 1, statements
 
 
 # -- making, rotating and revoking URLs ------------------------------------------------------
