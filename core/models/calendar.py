@@ -82,13 +82,20 @@ CALENDAR_TRIGGERS = {
         f"ON requester_identities BEGIN {_bump_identity('OLD.lookup_hash')}; END",
     ],
     "postgresql": [
+        # a booking moved between supporters bumps the lower id first, so two moves crossing
+        # between the same two supporters at once take the counters' row locks in one order
         "CREATE OR REPLACE FUNCTION bookings_calendar_versions() RETURNS trigger AS $$ BEGIN "
-        "IF TG_OP <> 'DELETE' THEN "
+        "IF TG_OP = 'INSERT' THEN "
         f"{_bump_supporter('NEW.supporter_id')}; {_bump_requester('NEW.request_id')}; "
-        "END IF; "
-        "IF TG_OP = 'DELETE' OR (TG_OP = 'UPDATE' AND (OLD.supporter_id <> NEW.supporter_id "
-        "OR OLD.request_id <> NEW.request_id)) THEN "
+        "ELSIF TG_OP = 'DELETE' THEN "
         f"{_bump_supporter('OLD.supporter_id')}; {_bump_requester('OLD.request_id')}; "
+        "ELSE "
+        f"{_bump_supporter('LEAST(OLD.supporter_id, NEW.supporter_id)')}; "
+        "IF OLD.supporter_id <> NEW.supporter_id THEN "
+        f"{_bump_supporter('GREATEST(OLD.supporter_id, NEW.supporter_id)')}; END IF; "
+        f"{_bump_requester('NEW.request_id')}; "
+        "IF OLD.request_id <> NEW.request_id THEN "
+        f"{_bump_requester('OLD.request_id')}; END IF; "
         "END IF; RETURN NULL; END $$ LANGUAGE plpgsql",
         "CREATE TRIGGER bookings_calendar_versions AFTER INSERT OR UPDATE OR DELETE "
         "ON bookings FOR EACH ROW EXECUTE FUNCTION bookings_calendar_versions()",
