@@ -11,10 +11,10 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
+from sqlalchemy import Table, func, select
 from sqlalchemy import event as sa_event
-from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -49,21 +49,49 @@ def outbox_of(session_factory: SessionFactory) -> Outbox:
 def stage(
     session: Session, notifications: Iterable[Notification], now: datetime
 ) -> list[uuid.UUID]:
-    """Insert deliveries; one whose dedupe key exists already is skipped (decided twice = once)."""
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    """Insert deliveries; one whose dedupe key exists already is skipped (decided twice = once).
+
+    Deliveries in no order are inserted together, one statement for the lot; one in an order
+    is stamped after the last of its order, so it goes in alone, in turn.
+    """
+    statement = _insert_of(session.get_bind().dialect.name)
     added: list[uuid.UUID] = []
+    batch: list[dict[str, Any]] = []
     for note in notifications:
-        statement = (
-            insert(Delivery)
-            .values(**_row(note, now, _in_order(session, note, now)))
-            .on_conflict_do_nothing(index_elements=["dedupe_key"])
-            .returning(Delivery.id)
-        )
-        new_id = session.execute(statement).scalar()
-        if new_id is not None:
-            added.append(new_id)
+        if note.order_key is None:
+            batch.append(_row(note, now, now))
+            continue
+        added += _insert(session, statement, batch)
+        batch = []
+        added += _insert(session, statement, [_row(note, now, _in_order(session, note, now))])
+    added += _insert(session, statement, batch)
     remember_for_queue(session, added)
     return added
+
+
+_INSERTS: dict[str, Any] = {}  # per dialect, built once: every commit with news runs it
+
+
+def _insert_of(dialect: str) -> Any:
+    found = _INSERTS.get(dialect)
+    if found is None:
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        table = cast(Table, Delivery.__table__)  # Core: no ORM bookkeeping for plain rows
+        found = (
+            insert(table)
+            .on_conflict_do_nothing(index_elements=["dedupe_key"])
+            .returning(table.c.id)
+        )
+        _INSERTS[dialect] = found
+    return found
+
+
+def _insert(session: Session, statement: Any, rows: list[dict[str, Any]]) -> list[uuid.UUID]:
+    """The ids of the rows inserted (not skipped), in the rows' order."""
+    if not rows:
+        return []
+    inserted = set(session.execute(statement, rows[0] if len(rows) == 1 else rows).scalars())
+    return [row["id"] for row in rows if row["id"] in inserted]
 
 
 def _in_order(session: Session, note: Notification, now: datetime) -> datetime:

@@ -8,7 +8,6 @@ from typing import NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import lazyload
 
 from core import events
 from core.errors import (
@@ -22,7 +21,7 @@ from core.errors import (
 from core.models import Booking, Program, Supporter, SupportRequest
 from core.notify.wording import duration
 from core.schemas.requests import BookingIn, BookingOut, RescheduleIn
-from core.services import audit, matching, slots
+from core.services import audit, booking_locks, slot_check
 from core.services.access import Ctx, require
 from core.services.requests import brief_of, get_request
 
@@ -35,21 +34,27 @@ def book(ctx: Ctx, data: BookingIn) -> BookingOut:
     The session keeps rows only while something refers to them, so the rows this holds are
     what the outbox (at commit) and the answer (after it) read, with no second query.
     """
-    program = _program_of(ctx, data.request_id)
-    reserved = _reserve(ctx, program, data.request_id, data.supporter_id, data.starts_at)
+    principal = ctx.principal
+    if principal.role == "requester" and principal.program_id is not None:
+        if principal.request_id != data.request_id:
+            raise NotFound("no such request", field="request_id")
+        # the token named the program: it is read with the supporter's lock, and the
+        # request under its own
+        program, supporter = booking_locks.lock_supporter_and_program(
+            ctx, principal.program_id, data.supporter_id
+        )
+    else:
+        program = _program_of(ctx, data.request_id)
+        supporter = booking_locks.lock_supporter(ctx, program, data.supporter_id)
+    reserved = _reserve(ctx, program, supporter, data.request_id, data.starts_at)
     ctx.session.commit()  # the outbox finds the supporter and the request `reserved` holds
     return booking_out(ctx, reserved.booking)
 
 
 def _program_of(ctx: Ctx, request_id: uuid.UUID) -> Program:
-    """The program of a request the caller may book for; a requester's token named both."""
-    principal = ctx.principal
-    if principal.role == "requester" and principal.program_id is not None:
-        if principal.request_id != request_id:
-            raise NotFound("no such request", field="request_id")
-        return ctx.session.get_one(Program, principal.program_id)  # the request is read locked
+    """The program of a request the caller may book for (a caller other than its requester)."""
     request = get_request(ctx, request_id)
-    if principal.role not in CHANGEABLE:
+    if ctx.principal.role not in CHANGEABLE:
         raise Forbidden("bookings are made by the requester or an integration")
     return ctx.session.get_one(Program, request.program_id)
 
@@ -62,7 +67,8 @@ def book_for(
     starts_at: datetime,
 ) -> Booking:
     """Inside the caller's transaction: lock the supporter, re-check the slot, insert."""
-    return _reserve(ctx, program, request.id, supporter_id, starts_at).booking
+    supporter = booking_locks.lock_supporter(ctx, program, supporter_id)
+    return _reserve(ctx, program, supporter, request.id, starts_at).booking
 
 
 class Reserved(NamedTuple):
@@ -74,23 +80,16 @@ class Reserved(NamedTuple):
 def _reserve(
     ctx: Ctx,
     program: Program,
+    supporter: Supporter,
     request_id: uuid.UUID,
-    supporter_id: uuid.UUID,
     starts_at: datetime,
 ) -> Reserved:
-    supporter = _lock_supporter(ctx, program, supporter_id)
+    """With the supporter locked: lock the request, re-check the slot, write, audit."""
     ctx.session.flush()  # a request made in this transaction must exist before it is locked
-    request = matching.lock_request(ctx, request_id)
-    if request is None or request.program_id != program.id:
-        raise NotFound("no such request", field="request_id")
-    if request.status != "open":
-        raise Conflict(
-            f"this request is {request.status}; only an open request can be booked",
-            field="request_id",
-        )
+    request = booking_locks.schedule_request(ctx, program, supporter, request_id)
     if str(supporter.id) in request.excluded_supporter_ids or request.mode not in supporter.modes:
         raise SlotUnavailable("that slot is not available", field="starts_at")
-    if not slots.is_bookable(ctx, program, supporter, starts_at):
+    if not slot_check.is_bookable(ctx, program, supporter, starts_at):
         raise SlotUnavailable(
             "that slot is no longer available; please pick another", field="starts_at"
         )
@@ -109,9 +108,9 @@ def _reserve(
         updated_at=ctx.now,
     )
     ctx.session.add(booking)
-    request.status, request.supporter_id, request.matched_at = "scheduled", supporter.id, ctx.now
     supporter.last_assigned_at = ctx.now
-    _flush_or_conflict(ctx)
+    audit.record(ctx, program.id, "booking.confirmed", "booking", booking.id)  # one flush
+    _flush_or_conflict(ctx)  # a refused booking rolls back, its audit record with it
     events.record(
         ctx.session,
         events.BookingConfirmed(
@@ -122,21 +121,7 @@ def _reserve(
             supporter_id=supporter.id,
         ),
     )
-    audit.record(ctx, program.id, "booking.confirmed", "booking", booking.id)
     return Reserved(booking, supporter, request)
-
-
-def _lock_supporter(ctx: Ctx, program: Program, supporter_id: uuid.UUID) -> Supporter:
-    """Row lock on PostgreSQL; on SQLite the BEGIN IMMEDIATE transaction already serializes."""
-    supporter = ctx.session.scalar(
-        select(Supporter)
-        .where(Supporter.id == supporter_id, Supporter.program_id == program.id)
-        .options(lazyload(Supporter.contacts), lazyload(Supporter.trainings))  # when needed
-        .with_for_update()
-    )
-    if supporter is None:
-        raise NotFound("no such supporter", field="supporter_id")
-    return supporter
 
 
 def _flush_or_conflict(ctx: Ctx) -> None:
@@ -273,8 +258,12 @@ def reschedule(ctx: Ctx, booking_id: uuid.UUID, data: RescheduleIn) -> Booking:
     if data.starts_at == booking.starts_at and data.supporter_id in (None, booking.supporter_id):
         raise ValidationFailed("starts_at: that is the current time", field="starts_at")
     program = ctx.session.get_one(Program, booking.program_id)
-    supporter = _lock_supporter(ctx, program, data.supporter_id or booking.supporter_id)
-    if not slots.is_bookable(ctx, program, supporter, data.starts_at, ignore_booking=booking.id):
+    supporter = booking_locks.lock_supporter(
+        ctx, program, data.supporter_id or booking.supporter_id
+    )
+    if not slot_check.is_bookable(
+        ctx, program, supporter, data.starts_at, ignore_booking=booking.id
+    ):
         raise SlotUnavailable("that slot is not available; please pick another", field="starts_at")
     booking.supporter_id, booking.starts_at = supporter.id, data.starts_at
     booking.ends_at = data.starts_at + timedelta(minutes=program.session_minutes)

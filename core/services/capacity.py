@@ -46,11 +46,14 @@ def sessions_per_week(
     weeks: list[Interval],
     ignore_booking: uuid.UUID | None = None,
     booked: Iterable[tuple[uuid.UUID, datetime]] | None = None,
+    chats: Iterable[tuple[uuid.UUID, datetime]] | None = None,
 ) -> Counter[tuple[uuid.UUID, datetime]]:
     """Booked sessions and accepted talk-now chats, per supporter and week start.
 
-    `booked` is the (supporter, start) of their non-cancelled bookings when the caller has
-    read them already (a slot search has); starts outside the weeks are ignored.
+    `booked` is the (supporter, start) of their non-cancelled bookings, and `chats` the
+    (supporter, matched at) of their talk-now requests, when the caller has read them already
+    (a slot search has the bookings, the booking re-check both); moments outside the weeks
+    are ignored.
     """
     counts: Counter[tuple[uuid.UUID, datetime]] = Counter()
     if certainly_none(ids) or not weeks:
@@ -67,14 +70,15 @@ def sessions_per_week(
                 Booking.id != ignore_booking,
             )
         )
-    chats = ctx.session.execute(
-        select(SupportRequest.supporter_id, SupportRequest.matched_at).where(
-            SupportRequest.supporter_id.in_(ids),
-            SupportRequest.urgency == "now",
-            SupportRequest.matched_at >= start,
-            SupportRequest.matched_at < end,
+    if chats is None:
+        chats = ctx.session.execute(
+            select(SupportRequest.supporter_id, SupportRequest.matched_at).where(
+                SupportRequest.supporter_id.in_(ids),
+                SupportRequest.urgency == "now",
+                SupportRequest.matched_at >= start,
+                SupportRequest.matched_at < end,
+            )
         )
-    )
     for supporter_id, moment in [*booked, *chats]:
         if start <= moment < end:
             counts[(supporter_id, starts[bisect_right(starts, moment) - 1])] += 1

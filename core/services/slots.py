@@ -224,7 +224,7 @@ def search_starts(ctx: Ctx, program: Program, wanted: SlotFilter) -> Starts:
     )
     by_start: defaultdict[int, list[int]] = defaultdict(list)
     for index, supporter in enumerate(supporters):  # alias order: each start's list is too
-        blocked = _blocked(supporter, program, weeks, load, zone, ctx.now)
+        blocked = blocked_times(supporter, program, weeks, load, zone, ctx.now)
         blocked += elsewhere[supporter.id]  # busy in an outside calendar (free/busy)
         for second in free_starts(
             ZoneInfo(supporter.time_zone),
@@ -248,7 +248,11 @@ def is_bookable(
     starts_at: datetime,
     ignore_booking: uuid.UUID | None = None,
 ) -> bool:
-    """Whether one exact slot is offered right now (called inside the booking lock)."""
+    """Whether one exact slot is offered right now, through a slot search.
+
+    The booking's re-check under its lock is `slot_check.is_bookable`, one query instead of a
+    search's six; tests/integration/test_slot_check.py holds the two to the same answers.
+    """
     if not ctx.now <= starts_at <= ctx.now + timedelta(days=program.horizon_days):
         return False
     wanted = SlotFilter(
@@ -297,7 +301,7 @@ def _booking_rows(
     )
 
 
-def _blocked(
+def blocked_times(
     supporter: Candidate,
     program: Program,
     weeks: list[Interval],

@@ -12,6 +12,7 @@ from core.models import (
     Delivery,
     Feedback,
     RequesterIdentity,
+    Supporter,
     SupportRequest,
 )
 from core.services import matching, retention
@@ -365,3 +366,42 @@ def test_weekly_hours_follow_the_supporters_clock_across_dst_and_overrides(app, 
     ]
     shown = slots(client, week, tz="Asia/Tokyo")["slots"][0]["starts_at"]
     assert shown == "2026-03-06T23:00:00+09:00"
+
+
+def test_a_refused_booking_leaves_no_trace_and_says_why(app, client):
+    world = setup(app, client)
+    slot = slots(client)["slots"][0]
+    first, second = scheduled(client), scheduled(client)
+    assert book(client, first, slot).status_code == 201
+    before = count_rows(app, AuditEvent), count_rows(app, Delivery)
+    with system_ctx(app).session as session:
+        ash = uuid.UUID(world.supporters["Ash"]["id"])
+        assigned = session.get_one(Supporter, ash).last_assigned_at
+    again = book(client, first, slots(client)["slots"][0])
+    assert again.status_code == 409
+    assert again.json["error"]["message"] == (
+        "this request is scheduled; only an open request can be booked"
+    )
+    other_program = {**second, "id": str(uuid.uuid4())}
+    missing = client.post(
+        "/api/v1/bookings",
+        headers=auth(world.service),
+        json={"request_id": other_program["id"], "supporter_id": str(ash),
+              "starts_at": slot["starts_at"]},
+    )  # fmt: skip
+    assert missing.status_code == 404 and missing.json["error"]["field"] == "request_id"
+    nobody = {**slot, "supporter": {"id": str(uuid.uuid4())}}
+    unknown = book(client, second, nobody)
+    assert unknown.status_code == 404 and unknown.json["error"]["field"] == "supporter_id"
+    taken = client.post(
+        "/api/v1/bookings",
+        headers={**auth(second["token"]), "Idempotency-Key": "once"},
+        json={"request_id": second["id"], "supporter_id": str(ash),
+              "starts_at": slot["starts_at"]},
+    )  # fmt: skip
+    assert taken.status_code == 409 and taken.json["error"]["code"] == "slot_unavailable"
+    assert (count_rows(app, AuditEvent), count_rows(app, Delivery)) == before
+    with system_ctx(app).session as session:
+        request = session.get_one(SupportRequest, uuid.UUID(second["id"]))
+        assert (request.status, request.supporter_id, request.matched_at) == ("open", None, None)
+        assert session.get_one(Supporter, ash).last_assigned_at == assigned

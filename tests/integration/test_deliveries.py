@@ -11,9 +11,10 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
-from core.models import Delivery
+from core.models import Delivery, Program
 from core.notify import deliveries
-from core.ports import DeliveryResult
+from core.notify.outbox import stage
+from core.ports import DeliveryResult, Notification
 from core.runtime import runtime
 from tests.conftest import make_app
 from tests.fakes.channel import RecordingChannel
@@ -430,3 +431,29 @@ def test_messages_sharing_an_order_key_are_sent_in_order(app, client, chat, cloc
         drain(app)
         clock.advance(seconds=2)
     assert [n.data["text"] for n in chat.sent] == ["line 1", "line 2", "line 3"]
+
+
+def test_staging_many_at_once_keeps_their_order_and_inserts_each_key_once(app, client, clock):
+    world_with(app, client)
+    ctx = system_ctx(app)
+    with ctx.session:
+        program_id = ctx.session.scalars(select(Program.id)).one()
+
+        def note(key: str, order_key: str | None = None) -> Notification:
+            return Notification(
+                dedupe_key=key,
+                program_id=program_id,
+                audience="supporter",
+                kind="relay_line",
+                order_key=order_key,
+            )
+
+        notes = [note("a"), note("b"), note("a"), note("c1", "k"), note("d"), note("c2", "k")]
+        added = stage(ctx.session, notes, clock.now())
+        ctx.session.commit()
+        again = stage(ctx.session, [note("b"), note("e"), note("d")], clock.now())
+        ctx.session.commit()
+    by_key = {d.dedupe_key: d for d in rows(app)}
+    assert added == [by_key[k].id for k in ("a", "b", "c1", "d", "c2")]
+    assert again == [by_key["e"].id]  # decided twice = once
+    assert by_key["c2"].created_at > by_key["c1"].created_at  # in order within "k"
