@@ -8,6 +8,7 @@ made good by the tick, which every worker runs and which is safe to run anywhere
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 import uuid
 from collections.abc import Callable
@@ -15,8 +16,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from huey import Huey, RedisHuey, SqliteHuey
+from huey import Huey, RedisHuey
 from huey.consumer import Consumer
+from huey.storage import SqliteStorage
 
 from core import events
 from core.db import unavailable
@@ -34,11 +36,26 @@ DATABASE_PAUSE = timedelta(seconds=5)
 """A job that found the database unreachable (a restart) is tried again this much later."""
 
 
+class QueueStorage(SqliteStorage):  # type: ignore[misc]  # huey has no type hints
+    """huey's SQLite storage, committing without waiting for the disk (synchronous=NORMAL).
+
+    In WAL mode that is still crash-safe and never corrupts the file; a power cut can drop
+    the last few jobs, and the tick queues again what they were for, since the database is
+    the record. Waiting for the disk made queueing one job cost 0.2 to 0.9 ms; now 0.03 ms.
+    """
+
+    def _create_connection(self) -> sqlite3.Connection:
+        connection: sqlite3.Connection = super()._create_connection()
+        connection.execute("PRAGMA synchronous=NORMAL")
+        return connection
+
+
 def make_huey(redis_url: str | None, instance_path: Path) -> Huey:
     if redis_url:
         return RedisHuey(QUEUE_NAME, url=redis_url, results=False)
     instance_path.mkdir(parents=True, exist_ok=True)
-    return SqliteHuey(QUEUE_NAME, filename=str(instance_path / "jobs.sqlite3"), results=False)
+    filename = str(instance_path / "jobs.sqlite3")
+    return Huey(QUEUE_NAME, storage_class=QueueStorage, filename=filename, results=False)
 
 
 class Jobs:

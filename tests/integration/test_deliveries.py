@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
+from core.jobs import QueueStorage
 from core.models import Delivery, Program
 from core.notify import deliveries
 from core.notify.outbox import stage
@@ -457,3 +458,32 @@ def test_staging_many_at_once_keeps_their_order_and_inserts_each_key_once(app, c
     assert added == [by_key[k].id for k in ("a", "b", "c1", "d", "c2")]
     assert again == [by_key["e"].id]  # decided twice = once
     assert by_key["c2"].created_at > by_key["c1"].created_at  # in order within "k"
+
+
+def test_a_job_the_sqlite_queue_lost_is_queued_again_by_the_tick(app, client, clock, chat):
+    """The embedded queue commits without waiting for the disk, so a power cut can drop its
+    last jobs: the deliveries table is the record, and the tick queues them again."""
+    jobs = runtime(app).jobs
+    assert jobs is not None
+    storage = jobs.huey.storage
+    if not isinstance(storage, QueueStorage):
+        pytest.skip("the queue is Redis here")
+    assert storage.sql("PRAGMA synchronous", results=True) == [(1,)]  # NORMAL, in WAL
+    world_with(app, client, "Ash")
+    drain(app)  # what setting up the program sent
+    jobs.huey.flush()
+    assert client.post("/api/v1/requests", json=request_body()).status_code == 201
+
+    def messages_queued() -> list[str]:
+        return [task.args[0] for task in jobs.huey.pending() if task.name == "peerline.deliver"]
+
+    queued = messages_queued()
+    assert len(queued) == 1
+    jobs.huey.flush()  # lost, as the last commits of a power cut may be
+    clock.advance(seconds=30)
+    assert jobs.tick()["deliveries stranded"] == 1
+    assert messages_queued() == queued, "queued again"
+    while (task := jobs.huey.dequeue()) is not None:
+        jobs.huey.execute(task)
+    assert "offer_made" in chat.kinds()
+    assert drain(app) == [], "every one of them was sent"
