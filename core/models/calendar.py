@@ -1,10 +1,10 @@
-"""Calendar versions: a counter per supporter and per requester identity, bumped by triggers.
+"""Calendar versions: one per supporter and per requester identity, changed by triggers.
 
 A calendar feed is polled far more often than it changes. Its ETag comes from one of these
-counters, so an unchanged feed is answered from a single-row read however many sessions it
-holds. The database bumps the counter in the same transaction as any insert, update or
-delete of a booking, and of a requester identity (a student's feed goes by it), so no code path,
-today's or tomorrow's, can change a feed without changing its version.
+versions, so an unchanged feed is answered from a single-row read however many sessions it
+holds. The database changes the version in the same transaction as any insert, update or
+delete of a booking, and of a requester identity (a student's feed goes by it), so no code
+path, today's or tomorrow's, can change a feed without changing its version.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import uuid
 
-from sqlalchemy import DDL, ForeignKey, String, event
+from sqlalchemy import DDL, BigInteger, ForeignKey, String, event
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.models.base import Base
@@ -32,83 +32,131 @@ class SupporterCalendar(Base):
 
 
 class RequesterCalendar(Base):
-    """Bumped with every change to a booking of a request this identity made."""
+    """Changed with every change to a booking of a request this identity made.
+
+    A row lives only while an identity with its hash does: erasing a requester's last
+    identity deletes it, so nothing here outlives the retention window. Since a row can go
+    and come back, its version is a random number drawn at each change, not a count that
+    would start again at 1 and could repeat an ETag already given out.
+    """
 
     __tablename__ = "requester_calendars"
 
     lookup_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
-    version: Mapped[int]
+    version: Mapped[int] = mapped_column(BigInteger)
 
 
-def _bump(table: str, key: str, rows: str) -> str:
-    """Add one to the version of each key in `rows`, starting at 1 (fixed text: `rows` is a
-    VALUES of a NEW./OLD. column or a SELECT written below, never outside input)."""
+RANDOM = {
+    "sqlite": "random()",  # 64 bits
+    "postgresql": "floor(random() * 4503599627370496)::bigint",  # 52 bits
+}
+
+
+def _upsert(table: str, key: str, rows: str, version: str) -> str:
+    """Insert (key, version) rows, or set the version of the keys already there.
+
+    Fixed text: `rows` is a VALUES of a NEW./OLD. column or a SELECT written below.
+    """
     insert = f"INSERT INTO {table} ({key}, version) {rows} "
-    return insert + f"ON CONFLICT ({key}) DO UPDATE SET version = {table}.version + 1"
+    return insert + f"ON CONFLICT ({key}) DO UPDATE SET version = {version}"
 
 
 def _bump_supporter(supporter: str) -> str:
-    return _bump("supporter_calendars", "supporter_id", f"VALUES ({supporter}, 1)")
+    return _upsert(
+        "supporter_calendars",
+        "supporter_id",
+        f"VALUES ({supporter}, 1)",
+        "supporter_calendars.version + 1",
+    )
 
 
-def _bump_identity(lookup_hash: str) -> str:
-    return _bump("requester_calendars", "lookup_hash", f"VALUES ({lookup_hash}, 1)")
-
-
-def _bump_requester(request: str) -> str:
+def _bump_requester(request: str, dialect: str) -> str:
     """The identity that made the request, if it is still kept (SQLite's upsert needs WHERE)."""
-    identity = f"SELECT lookup_hash, 1 FROM requester_identities WHERE request_id = {request}"  # noqa: S608
-    return _bump("requester_calendars", "lookup_hash", identity)
+    identity = (
+        f"SELECT lookup_hash, {RANDOM[dialect]} FROM requester_identities "  # noqa: S608
+        f"WHERE request_id = {request}"
+    )
+    return _upsert("requester_calendars", "lookup_hash", identity, "excluded.version")
 
 
-CALENDAR_TRIGGERS = {
-    "sqlite": [
-        "CREATE TRIGGER bookings_calendar_insert AFTER INSERT ON bookings BEGIN "
-        f"{_bump_supporter('NEW.supporter_id')}; {_bump_requester('NEW.request_id')}; END",
-        "CREATE TRIGGER bookings_calendar_update AFTER UPDATE ON bookings BEGIN "
-        f"{_bump_supporter('NEW.supporter_id')}; {_bump_requester('NEW.request_id')}; END",
+def _identity_added(lookup_hash: str, dialect: str) -> str:
+    rows = f"VALUES ({lookup_hash}, {RANDOM[dialect]})"
+    return _upsert("requester_calendars", "lookup_hash", rows, "excluded.version")
+
+
+def _identity_removed(lookup_hash: str, dialect: str) -> list[str]:
+    """The row goes with the hash's last identity; while others remain, it changes."""
+    gone = (
+        f"DELETE FROM requester_calendars WHERE lookup_hash = {lookup_hash} AND NOT EXISTS "  # noqa: S608
+        f"(SELECT 1 FROM requester_identities WHERE lookup_hash = {lookup_hash})"
+    )
+    changed = (
+        f"UPDATE requester_calendars SET version = {RANDOM[dialect]} "  # noqa: S608
+        f"WHERE lookup_hash = {lookup_hash}"
+    )
+    return [gone, changed]
+
+
+def _body(*statements: str) -> str:
+    return " ".join(f"{statement};" for statement in statements)
+
+
+def _sqlite() -> list[str]:
+    s = "sqlite"
+    new = _body(_bump_supporter("NEW.supporter_id"), _bump_requester("NEW.request_id", s))
+    old = _body(_bump_supporter("OLD.supporter_id"), _bump_requester("OLD.request_id", s))
+    removed = _body(*_identity_removed("OLD.lookup_hash", s))
+    return [
+        f"CREATE TRIGGER bookings_calendar_insert AFTER INSERT ON bookings BEGIN {new} END",
+        f"CREATE TRIGGER bookings_calendar_update AFTER UPDATE ON bookings BEGIN {new} END",
         "CREATE TRIGGER bookings_calendar_moved AFTER UPDATE OF supporter_id, request_id "
         "ON bookings WHEN OLD.supporter_id <> NEW.supporter_id "
-        "OR OLD.request_id <> NEW.request_id BEGIN "
-        f"{_bump_supporter('OLD.supporter_id')}; {_bump_requester('OLD.request_id')}; END",
-        "CREATE TRIGGER bookings_calendar_delete AFTER DELETE ON bookings BEGIN "
-        f"{_bump_supporter('OLD.supporter_id')}; {_bump_requester('OLD.request_id')}; END",
+        f"OR OLD.request_id <> NEW.request_id BEGIN {old} END",
+        f"CREATE TRIGGER bookings_calendar_delete AFTER DELETE ON bookings BEGIN {old} END",
         "CREATE TRIGGER requester_identities_calendar_insert AFTER INSERT "
-        f"ON requester_identities BEGIN {_bump_identity('NEW.lookup_hash')}; END",
+        f"ON requester_identities BEGIN {_body(_identity_added('NEW.lookup_hash', s))} END",
         "CREATE TRIGGER requester_identities_calendar_rekey AFTER UPDATE OF lookup_hash "
-        "ON requester_identities BEGIN "
-        f"{_bump_identity('OLD.lookup_hash')}; {_bump_identity('NEW.lookup_hash')}; END",
+        f"ON requester_identities BEGIN {removed} "
+        f"{_body(_identity_added('NEW.lookup_hash', s))} END",
         "CREATE TRIGGER requester_identities_calendar_delete AFTER DELETE "
-        f"ON requester_identities BEGIN {_bump_identity('OLD.lookup_hash')}; END",
-    ],
-    "postgresql": [
+        f"ON requester_identities BEGIN {removed} END",
+    ]
+
+
+def _postgresql() -> list[str]:
+    s = "postgresql"
+    return [
         # a booking moved between supporters bumps the lower id first, so two moves crossing
         # between the same two supporters at once take the counters' row locks in one order
         "CREATE OR REPLACE FUNCTION bookings_calendar_versions() RETURNS trigger AS $$ BEGIN "
         "IF TG_OP = 'INSERT' THEN "
-        f"{_bump_supporter('NEW.supporter_id')}; {_bump_requester('NEW.request_id')}; "
-        "ELSIF TG_OP = 'DELETE' THEN "
-        f"{_bump_supporter('OLD.supporter_id')}; {_bump_requester('OLD.request_id')}; "
-        "ELSE "
-        f"{_bump_supporter('LEAST(OLD.supporter_id, NEW.supporter_id)')}; "
-        "IF OLD.supporter_id <> NEW.supporter_id THEN "
-        f"{_bump_supporter('GREATEST(OLD.supporter_id, NEW.supporter_id)')}; END IF; "
-        f"{_bump_requester('NEW.request_id')}; "
-        "IF OLD.request_id <> NEW.request_id THEN "
-        f"{_bump_requester('OLD.request_id')}; END IF; "
-        "END IF; RETURN NULL; END $$ LANGUAGE plpgsql",
+        + _body(_bump_supporter("NEW.supporter_id"), _bump_requester("NEW.request_id", s))
+        + " ELSIF TG_OP = 'DELETE' THEN "
+        + _body(_bump_supporter("OLD.supporter_id"), _bump_requester("OLD.request_id", s))
+        + " ELSE "
+        + _body(_bump_supporter("LEAST(OLD.supporter_id, NEW.supporter_id)"))
+        + " IF OLD.supporter_id <> NEW.supporter_id THEN "
+        + _body(_bump_supporter("GREATEST(OLD.supporter_id, NEW.supporter_id)"))
+        + " END IF; "
+        + _body(_bump_requester("NEW.request_id", s))
+        + " IF OLD.request_id <> NEW.request_id THEN "
+        + _body(_bump_requester("OLD.request_id", s))
+        + " END IF; END IF; RETURN NULL; END $$ LANGUAGE plpgsql",
         "CREATE TRIGGER bookings_calendar_versions AFTER INSERT OR UPDATE OR DELETE "
         "ON bookings FOR EACH ROW EXECUTE FUNCTION bookings_calendar_versions()",
         "CREATE OR REPLACE FUNCTION requester_identities_calendar_versions() RETURNS trigger "
-        "AS $$ BEGIN "
-        f"IF TG_OP <> 'INSERT' THEN {_bump_identity('OLD.lookup_hash')}; END IF; "
-        f"IF TG_OP <> 'DELETE' THEN {_bump_identity('NEW.lookup_hash')}; END IF; "
-        "RETURN NULL; END $$ LANGUAGE plpgsql",
+        "AS $$ BEGIN IF TG_OP <> 'INSERT' THEN "
+        + _body(*_identity_removed("OLD.lookup_hash", s))
+        + " END IF; IF TG_OP <> 'DELETE' THEN "
+        + _body(_identity_added("NEW.lookup_hash", s))
+        + " END IF; RETURN NULL; END $$ LANGUAGE plpgsql",
         "CREATE TRIGGER requester_identities_calendar_versions "
         "AFTER INSERT OR UPDATE OF lookup_hash OR DELETE ON requester_identities "
         "FOR EACH ROW EXECUTE FUNCTION requester_identities_calendar_versions()",
-    ],
-}
+    ]
+
+
+CALENDAR_TRIGGERS = {"sqlite": _sqlite(), "postgresql": _postgresql()}
 """The triggers, per dialect; migration 0010 runs the same statements."""
 
 

@@ -48,8 +48,8 @@ class FeedSession:
 class FeedState:
     """Enough to tell whether a feed changed without reading its sessions.
 
-    `version` is the owner's calendar counter (core.models.calendar), which the database bumps
-    with every change to one of their bookings; `since` is where the feed's window starts.
+    `version` is the owner's calendar version (core.models.calendar), which the database
+    changes with every change to one of their bookings; `since` is where the window starts.
     """
 
     version: int

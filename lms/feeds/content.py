@@ -30,7 +30,7 @@ def reader(feed: Feed) -> Principal:
 def etag(feed: Feed, seen: FeedState) -> str:
     """Changes with any session added, moved, cancelled or aged out, a rotation or the layout.
 
-    The owner's calendar version is bumped by the database with every write to one of their
+    The owner's calendar version is changed by the database with every write to one of their
     bookings (core.models.calendar); sessions age out only when the window's start moves, at
     a day's turn. A request's alias is fixed when the request is made.
     """

@@ -11,6 +11,7 @@ from core.models import (
     Booking,
     Delivery,
     Feedback,
+    RequesterCalendar,
     RequesterIdentity,
     Supporter,
     SupportRequest,
@@ -267,6 +268,8 @@ def test_notes_and_identities_are_purged_after_retention(app, client, clock):
         assert row is not None and row.note is None and row.purged_at is not None
         assert ctx.session.scalar(select(func.count()).select_from(RequesterIdentity)) == 0
         assert ctx.session.scalar(select(func.count()).select_from(Booking)) == 0
+        # nothing keyed by the identity's hash outlives it (a feed's calendar version)
+        assert ctx.session.scalar(select(func.count()).select_from(RequesterCalendar)) == 0
 
 
 def test_supporter_edits_keep_contacts_and_name_the_clashing_field(app, client):

@@ -39,7 +39,7 @@ def upgrade() -> None:
     op.create_table(
         "requester_calendars",
         sa.Column("lookup_hash", sa.String(length=64), nullable=False),
-        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("version", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("lookup_hash", name=op.f("pk_requester_calendars")),
     )
     for statement in CALENDAR_TRIGGERS.get(op.get_context().dialect.name, []):
