@@ -145,7 +145,11 @@ def crisis_resources_for(program: Program, locale: str | None = None) -> list[Cr
 
 
 def intake(ctx: Ctx, slug: str, locale: str | None = None) -> IntakeOut:
-    program = get_program(ctx, slug)
+    return intake_of(get_program(ctx, slug), locale)
+
+
+def intake_of(program: Program, locale: str | None = None) -> IntakeOut:
+    """What a request form offers, from a program the caller has read already."""
     return IntakeOut(
         slug=program.slug,
         name=program.name,

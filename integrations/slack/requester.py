@@ -106,7 +106,7 @@ def modal_choices(
         if program is None:
             return None
         service = as_service(ctx, program.id)
-        return programs.intake(service, program.slug), roster.public_aliases(service, program)
+        return programs.intake_of(program), roster.public_aliases(service, program)  # read once
 
 
 def _tell(respond: Respond, text: str) -> None:
