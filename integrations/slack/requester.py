@@ -12,13 +12,13 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from core.errors import NotFound, PeerLineError
+from core.errors import PeerLineError
 from core.schemas.programs import IntakeOut
 from core.schemas.requests import RequestIn
 from core.services import programs, requests, roster, slots
 from integrations.slack import modals
 from integrations.slack.settings import SlackSettings
-from integrations.slack.workspaces import as_service, linked_slug, service_ctx
+from integrations.slack.workspaces import as_service, linked_program, service_ctx
 
 if TYPE_CHECKING:
     from core.runtime import Runtime
@@ -98,11 +98,7 @@ def modal_choices(
     """The linked program's intake and supporters, in one unit of work; None when unlinked."""
     ctx = runtime.system_ctx(read_only=True)  # on SQLite: no wait for /peer's claims
     with ctx.session:
-        slug = linked_slug(ctx, settings, team_id)
-        try:
-            program = programs.get_program(ctx, slug) if slug else None
-        except NotFound:  # SLACK_PROGRAM names a program that is gone
-            program = None
+        program = linked_program(ctx, settings, team_id)
         if program is None:
             return None
         service = as_service(ctx, program.id)

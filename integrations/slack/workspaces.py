@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
+from core.errors import NotFound
 from core.services import programs
 from core.services.access import Ctx, Principal
 from integrations.slack.settings import SlackSettings
@@ -29,15 +30,37 @@ def program_slug(runtime: Runtime, settings: SlackSettings, team_id: str | None)
 def linked_slug(ctx: Ctx, settings: SlackSettings, team_id: str | None) -> str | None:
     """program_slug within the caller's unit of work, so a lookup and its use share one."""
     if team_id:
-        program_id = ctx.session.scalar(
-            select(WORKSPACES.c.program_id).where(WORKSPACES.c.team_id == team_id)
-        )
+        program_id = _linked_id(ctx, team_id)
         if program_id is not None:
             found = programs.list_programs(as_service(ctx, program_id))
             return found[0].slug if found else None
     if settings.program is not None:
         return settings.program
     return programs.sole_workplace(ctx)
+
+
+def linked_program(ctx: Ctx, settings: SlackSettings, team_id: str | None) -> Any:
+    """The program linked_slug names, as the core's services hand it out, read once.
+
+    None when no program is linked (or SLACK_PROGRAM names one that is gone). Typed Any, as
+    plugins do not import the core's tables.
+    """
+    if team_id:
+        program_id = _linked_id(ctx, team_id)
+        if program_id is not None:
+            found = programs.list_programs(as_service(ctx, program_id))
+            return found[0] if found else None
+    slug = settings.program if settings.program is not None else programs.sole_workplace(ctx)
+    try:
+        return programs.get_program(ctx, slug) if slug else None
+    except NotFound:
+        return None
+
+
+def _linked_id(ctx: Ctx, team_id: str) -> uuid.UUID | None:
+    return ctx.session.scalar(
+        select(WORKSPACES.c.program_id).where(WORKSPACES.c.team_id == team_id)
+    )
 
 
 def as_service(ctx: Ctx, program_id: uuid.UUID) -> Ctx:
