@@ -153,8 +153,9 @@ def make_bolt_app(
         token_verification_enabled=False,
         request_verification_enabled=True,
         logger=BOLT_LOG,  # its loggers take this level, whatever the root's
-        # the work after the 200 (bolt's lazy listeners: opening the /peer modal) shares the
-        # GIL with the threads answering Slack; more threads let a burst slow every answer
+        # work after the 200 (bolt's lazy listeners; the /peer form has a pool of its own of
+        # this size, requester.py) shares the GIL with the threads answering Slack; more
+        # threads let a burst slow every answer
         listener_executor=ThreadPoolExecutor(
             max_workers=AFTER_ACK_THREADS, thread_name_prefix="slack-after-ack"
         ),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -17,6 +18,7 @@ from core.schemas.programs import IntakeOut
 from core.schemas.requests import RequestIn
 from core.services import programs, requests, roster, slots
 from integrations.slack import modals
+from integrations.slack.app import AFTER_ACK_THREADS
 from integrations.slack.settings import SlackSettings
 from integrations.slack.workspaces import as_service, linked_program, service_ctx
 
@@ -37,13 +39,18 @@ NOT_OPENED = (
 
 def register(bolt_app: App, runtime: Runtime, settings: SlackSettings) -> None:
     """The slash command and the modal's submission."""
+    # The form is opened after the 200, on a pool of this process. Not a bolt lazy listener:
+    # bolt deep-copies the whole request for one (about a fifth of /peer's CPU), and the
+    # listener already holds all the form needs (the body, a client, response_url).
+    after_ack = ThreadPoolExecutor(max_workers=AFTER_ACK_THREADS, thread_name_prefix="peer-form")
 
-    def acknowledge(ack: Ack) -> None:
+    def acknowledge(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
         """Slack waits 3 s for this: by now the signature is checked and the request claimed."""
         ack()
+        after_ack.submit(open_modal, body, client, respond)  # runs once this has answered
 
     def open_modal(body: dict[str, Any], client: WebClient, respond: Respond) -> None:
-        """After the 200, on bolt's pool: the program, then the modal; a failure is said."""
+        """After the 200: the program, then the modal; a failure is said."""
         try:
             said = _open_modal(runtime, settings, body, client)
         except Exception:  # whatever broke (the database, say), the person must hear of it
@@ -52,7 +59,7 @@ def register(bolt_app: App, runtime: Runtime, settings: SlackSettings) -> None:
         if said is not None:
             _tell(respond, said)
 
-    bolt_app.command(settings.command)(ack=acknowledge, lazy=[open_modal])
+    bolt_app.command(settings.command)(acknowledge)
 
     @bolt_app.view(modals.CALLBACK_ID)
     def submit(ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
