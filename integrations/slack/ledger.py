@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Table, delete
+from sqlalchemy import Table, bindparam, delete
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import ReturningInsert
 
@@ -37,12 +37,13 @@ class DatabaseEventLedger:
         if self._sweep_due(now):
             self.sweep(now)
         engine = self.runtime.engine
+        values = {"event_id": event_id[:64], "seen_at": now}
         if engine.dialect.name == "postgresql":  # one round trip: no BEGIN, no COMMIT
             with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-                added = connection.execute(_claiming(postgresql.insert, event_id, now)).scalar()
+                added = connection.execute(_CLAIM_POSTGRESQL, values).scalar()
         else:  # one writer at a time: this process's claims queue here, not in SQLite's sleeps
             with self._writing, engine.begin() as connection:
-                added = connection.execute(_claiming(sqlite.insert, event_id, now)).scalar()
+                added = connection.execute(_CLAIM_SQLITE, values).scalar()
         return added is not None
 
     def forget(self, event_id: str) -> None:
@@ -64,12 +65,19 @@ class DatabaseEventLedger:
 
 
 def _claiming(
-    insert: Callable[[Table], postgresql.Insert | sqlite.Insert], event_id: str, now: datetime
+    insert: Callable[[Table], postgresql.Insert | sqlite.Insert],
 ) -> ReturningInsert[tuple[str]]:
-    """The insert that skips a known id: it returns the id only when the id was new."""
+    """The insert that skips a known id: it returns the id only when the id was new.
+
+    Built once per dialect, its values bound at each claim: every Slack request runs it.
+    """
     return (
         insert(EVENTS_SEEN)
-        .values(event_id=event_id[:64], seen_at=now)
+        .values(event_id=bindparam("event_id"), seen_at=bindparam("seen_at"))
         .on_conflict_do_nothing(index_elements=["event_id"])
         .returning(EVENTS_SEEN.c.event_id)
     )
+
+
+_CLAIM_POSTGRESQL = _claiming(postgresql.insert)
+_CLAIM_SQLITE = _claiming(sqlite.insert)
