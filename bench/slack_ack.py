@@ -1,10 +1,13 @@
 """Slack's 3-second limit: signed `/peer` commands from 20 clients against `peerline serve`.
 
 `python -m bench --only slack_ack`; `python -m bench.slack_ack --profile` shows where the time
-of one /peer before its 200 goes (pyinstrument, in-process). The server is the real gunicorn
-process (`peerline serve`, the settings of core/cli.py) talking to the fake Slack of
-tests/fakes/slack.py on loopback; each command is signed with slack_sdk's own code and is new
-(its own trigger_id and response_url), as Slack's are, so the replay guard runs each one.
+of one /peer before its 200 goes (pyinstrument, in-process); `--cpu` prints the CPU time per
+/peer, the form after the 200 included (in-process, to compare versions of the code).
+
+The server is the real gunicorn process (`peerline serve`, the settings of core/cli.py)
+talking to the fake Slack of tests/fakes/slack.py on loopback; each command is signed with
+slack_sdk's own code and is new (its own trigger_id and response_url), as Slack's are, so the
+replay guard runs each one.
 
 The baseline is GET /healthz of the same server process under the same 20-client load: the
 same gunicorn workers and threads, the same Flask app with its request hooks and access log,
@@ -342,6 +345,38 @@ def profile() -> None:
         runtime(app).engine.dispose()
 
 
+def cpu(rounds: int = 3, commands: int = 600) -> None:
+    """CPU time of this process per /peer, the form after the 200 included (stdout).
+
+    The same app in-process, the fake Slack in this process too (its share is in the
+    figure, the same for any version of the app), `commands` back to back, `rounds` times.
+    CPU time, not the clock: it compares two versions of the code taking turns, on a noisy
+    machine, without 20 clients queueing.
+    """
+    with (
+        tempfile.TemporaryDirectory(prefix="peerline-bench-slack-") as folder,
+        FakeSlack(token=TOKEN, team_id=TEAM) as slack,
+    ):
+        database = f"sqlite:///{Path(folder) / 'slack.sqlite3'}"
+        seed(database, Path(folder))
+        os.environ.update(slack_environment(slack.url))
+        app = create_app(in_process(database, Path(folder) / "instance"))
+        server = Server("", slack, 0)  # type: ignore[arg-type]
+        found: list[float] = []
+        with app.test_client() as client:
+            session = _TestSession(client)
+            for _ in range(30):
+                slash_command(server, session)  # type: ignore[arg-type]
+            for _ in range(rounds):
+                start = time.process_time()
+                for _ in range(commands):
+                    slash_command(server, session)  # type: ignore[arg-type]
+                slack.wait_for("views.open", server.sent, SETTLE_SECONDS)  # every form opened
+                found.append((time.process_time() - start) / commands * 1000)
+        print("CPU ms per /peer, each round:", ", ".join(f"{ms:.2f}" for ms in found))
+        runtime(app).engine.dispose()
+
+
 class _TestSession:
     """Enough of requests.Session over Flask's test client for `slash_command`."""
 
@@ -355,6 +390,8 @@ class _TestSession:
 if __name__ == "__main__":
     if "--profile" in sys.argv:
         profile()
+    elif "--cpu" in sys.argv:
+        cpu()
     else:
         from bench.__main__ import main
 
