@@ -34,6 +34,7 @@ from urllib.parse import urlencode
 
 import requests
 from cryptography.fernet import Fernet
+from flask import Flask
 from slack_sdk.signature import SignatureVerifier
 
 from bench.harness import Figure, median_ms, percentile, reset_postgres
@@ -315,15 +316,10 @@ def burst(
     into.cpu_seconds += server.cpu_seconds() - cpu
 
 
-def profile() -> None:
-    """Where /peer's time before its 200 goes, in-process (pyinstrument, text to stdout).
-
-    The same app as `peerline serve` loads (plugins by entry point), driven by Flask's test
-    client one command at a time, so the profile holds the handler and nothing of gunicorn.
-    It samples this thread only: bolt's lazy listeners (the modal) run on their own threads.
-    """
-    from pyinstrument import Profiler
-
+@contextmanager
+def in_process_app() -> Iterator[tuple[Flask, FakeSlack, Server, _TestSession]]:
+    """The app `peerline serve` loads (plugins by entry point) with the fake Slack, in this
+    process, driven through Flask's test client: nothing of gunicorn, after 20 warm-ups."""
     with (
         tempfile.TemporaryDirectory(prefix="peerline-bench-slack-") as folder,
         FakeSlack(token=TOKEN, team_id=TEAM) as slack,
@@ -337,44 +333,43 @@ def profile() -> None:
             session = _TestSession(client)
             for _ in range(20):
                 slash_command(server, session)  # type: ignore[arg-type]
-            profiler = Profiler(interval=0.0002)
-            with profiler:
-                for _ in range(200):
-                    slash_command(server, session)  # type: ignore[arg-type]
-        print(profiler.output_text(unicode=True, show_all=False))
+            yield app, slack, server, session
+            slack.wait_for("views.open", server.sent, SETTLE_SECONDS)  # no form left running
         runtime(app).engine.dispose()
+
+
+def profile() -> None:
+    """Where /peer's time before its 200 goes, in-process (pyinstrument, text to stdout).
+
+    It samples this thread only: the form after the 200 is opened on another thread.
+    """
+    from pyinstrument import Profiler
+
+    with in_process_app() as (_app, _slack, server, session):
+        profiler = Profiler(interval=0.0002)
+        with profiler:
+            for _ in range(200):
+                slash_command(server, session)  # type: ignore[arg-type]
+    print(profiler.output_text(unicode=True, show_all=False))
 
 
 def cpu(rounds: int = 3, commands: int = 600) -> None:
     """CPU time of this process per /peer, the form after the 200 included (stdout).
 
-    The same app in-process, the fake Slack in this process too (its share is in the
-    figure, the same for any version of the app), `commands` back to back, `rounds` times.
-    CPU time, not the clock: it compares two versions of the code taking turns, on a noisy
-    machine, without 20 clients queueing.
+    The fake Slack runs in this process too (its share is in the figure, the same for any
+    version of the app), `commands` back to back, `rounds` times. CPU time, not the clock:
+    it compares two versions of the code taking turns, on a noisy machine, without 20
+    clients queueing.
     """
-    with (
-        tempfile.TemporaryDirectory(prefix="peerline-bench-slack-") as folder,
-        FakeSlack(token=TOKEN, team_id=TEAM) as slack,
-    ):
-        database = f"sqlite:///{Path(folder) / 'slack.sqlite3'}"
-        seed(database, Path(folder))
-        os.environ.update(slack_environment(slack.url))
-        app = create_app(in_process(database, Path(folder) / "instance"))
-        server = Server("", slack, 0)  # type: ignore[arg-type]
-        found: list[float] = []
-        with app.test_client() as client:
-            session = _TestSession(client)
-            for _ in range(30):
+    found: list[float] = []
+    with in_process_app() as (_app, slack, server, session):
+        for _ in range(rounds):
+            start = time.process_time()
+            for _ in range(commands):
                 slash_command(server, session)  # type: ignore[arg-type]
-            for _ in range(rounds):
-                start = time.process_time()
-                for _ in range(commands):
-                    slash_command(server, session)  # type: ignore[arg-type]
-                slack.wait_for("views.open", server.sent, SETTLE_SECONDS)  # every form opened
-                found.append((time.process_time() - start) / commands * 1000)
-        print("CPU ms per /peer, each round:", ", ".join(f"{ms:.2f}" for ms in found))
-        runtime(app).engine.dispose()
+            slack.wait_for("views.open", server.sent, SETTLE_SECONDS)  # every form opened
+            found.append((time.process_time() - start) / commands * 1000)
+    print("CPU ms per /peer, each round:", ", ".join(f"{ms:.2f}" for ms in found))
 
 
 class _TestSession:
