@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from sqlalchemy import create_engine, text
+from tests.conftest import reset_postgres as reset_postgres  # a bench database starts empty
 
 Target = Literal["ratio", "absolute", "exact", "info"]
 UNLIMITED = "1000000 per minute"  # the limiter still runs on every request, it never says 429
@@ -107,12 +107,3 @@ def app_settings(database_url: str, folder: Path, **extra: Any) -> dict[str, Any
         **{f"rate_limit_{rate}": UNLIMITED for rate in RATES},
         **extra,
     }
-
-
-def reset_postgres(url: str) -> None:
-    """A benchmark's own database (PEERLINE_BENCH_DATABASE_URL) starts empty each run."""
-    engine = create_engine(url)
-    with engine.begin() as connection:
-        connection.execute(text("DROP SCHEMA public CASCADE"))
-        connection.execute(text("CREATE SCHEMA public"))
-    engine.dispose()

@@ -54,7 +54,7 @@ def stage(
     Deliveries in no order are inserted together, one statement for the lot; one in an order
     is stamped after the last of its order, so it goes in alone, in turn.
     """
-    statement = _insert_of(session.get_bind().dialect.name)
+    statement = _INSERTS[session.get_bind().dialect.name]
     added: list[uuid.UUID] = []
     batch: list[dict[str, Any]] = []
     for note in notifications:
@@ -69,21 +69,14 @@ def stage(
     return added
 
 
-_INSERTS: dict[str, Any] = {}  # per dialect, built once: every commit with news runs it
-
-
 def _insert_of(dialect: str) -> Any:
-    found = _INSERTS.get(dialect)
-    if found is None:
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        table = cast(Table, Delivery.__table__)  # Core: no ORM bookkeeping for plain rows
-        found = (
-            insert(table)
-            .on_conflict_do_nothing(index_elements=["dedupe_key"])
-            .returning(table.c.id)
-        )
-        _INSERTS[dialect] = found
-    return found
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = cast(Table, Delivery.__table__)  # Core: no ORM bookkeeping for plain rows
+    return insert(table).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(table.c.id)
+
+
+_INSERTS = {dialect: _insert_of(dialect) for dialect in ("postgresql", "sqlite")}
+"""Built once: every commit with news runs one."""
 
 
 def _insert(session: Session, statement: Any, rows: list[dict[str, Any]]) -> list[uuid.UUID]:

@@ -1,7 +1,7 @@
 """One slot of one locked supporter re-checked in a single query: the booking's last look.
 
-`slots.is_bookable` answers the same question through a slot search (a candidate read, then
-hours, overrides, bookings, outside busy times and chats, one query each). Under the booking
+A slot search answers the same question for one slot with a candidate read, then hours,
+overrides, bookings, outside busy times and chats, one query each. Under the booking
 lock the supporter row is in hand already, and the five reads are one UNION ALL of typed
 rows, so the check costs one round trip. The answer is the search's, rule for rule: the same
 candidate test, the same windows, buffers, weekly caps, training lapses and busy times, fed
@@ -48,7 +48,7 @@ from core.services.slots import Candidate, Training, blocked_times, policy_of
 
 RULE, OVERRIDE, BOOKING, BUSY, CHAT = range(5)
 NO_BOOKING = uuid.UUID(int=0)  # no booking's id (ids are random): "ignore none"
-_SEARCHED = timedelta(minutes=1)  # slots.is_bookable searches [start, start + 1 minute)
+_SEARCHED = timedelta(minutes=1)  # [start, start + 1 minute), as a search for one slot
 
 
 def _typed(value: Any, type_: Any) -> ColumnElement[Any]:

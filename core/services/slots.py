@@ -241,29 +241,6 @@ def search_starts(ctx: Ctx, program: Program, wanted: SlotFilter) -> Starts:
     return Starts(supporters, by_start, policy.session)
 
 
-def is_bookable(
-    ctx: Ctx,
-    program: Program,
-    supporter: Supporter,
-    starts_at: datetime,
-    ignore_booking: uuid.UUID | None = None,
-) -> bool:
-    """Whether one exact slot is offered right now, through a slot search.
-
-    The booking's re-check under its lock is `slot_check.is_bookable`, one query instead of a
-    search's six; tests/integration/test_slot_check.py holds the two to the same answers.
-    """
-    if not ctx.now <= starts_at <= ctx.now + timedelta(days=program.horizon_days):
-        return False
-    wanted = SlotFilter(
-        start=starts_at,
-        end=starts_at + timedelta(minutes=1),
-        supporter_id=supporter.id,
-        ignore_booking=ignore_booking,
-    )
-    return any(f.interval.start == starts_at for f in search(ctx, program, wanted))
-
-
 def booked_intervals(
     ctx: Ctx, ids: list[uuid.UUID], start: datetime, end: datetime, ignore: uuid.UUID | None = None
 ) -> dict[uuid.UUID, list[Interval]]:

@@ -6,7 +6,6 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -34,7 +33,6 @@ BOLT_LOG.setLevel(logging.WARNING)
 SEEN_CAPACITY = 10_000
 SEEN_TTL = timedelta(hours=1)  # Slack's last retry comes about 5 minutes after the event
 WEB_API_TIMEOUT_SECONDS = 3  # Slack waits 3 s for our answer; a slower call cannot help
-AFTER_ACK_THREADS = 1  # per process; more (bolt: 5) raised the p99 of /peer's 200 (bench)
 
 
 class EventLedger(Protocol):
@@ -153,12 +151,6 @@ def make_bolt_app(
         token_verification_enabled=False,
         request_verification_enabled=True,
         logger=BOLT_LOG,  # its loggers take this level, whatever the root's
-        # work after the 200 (bolt's lazy listeners; the /peer form has a pool of its own of
-        # this size, requester.py) shares the GIL with the threads answering Slack; more
-        # threads let a burst slow every answer
-        listener_executor=ThreadPoolExecutor(
-            max_workers=AFTER_ACK_THREADS, thread_name_prefix="slack-after-ack"
-        ),
     )
     seen = ledger if ledger is not None else SeenEvents(runtime.clock.now)
     if oauth is None:

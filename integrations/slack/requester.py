@@ -18,7 +18,6 @@ from core.schemas.programs import IntakeOut
 from core.schemas.requests import RequestIn
 from core.services import programs, requests, roster, slots
 from integrations.slack import modals
-from integrations.slack.app import AFTER_ACK_THREADS
 from integrations.slack.settings import SlackSettings
 from integrations.slack.workspaces import as_service, linked_program, service_ctx
 
@@ -26,6 +25,7 @@ if TYPE_CHECKING:
     from core.runtime import Runtime
 
 log = logging.getLogger(__name__)
+FORM_THREADS = 1  # per process; more shared the GIL with the answers and raised their p99
 SLOT_SEARCH = timedelta(days=14)
 NOT_LINKED = (
     "This Slack workspace is not linked to a PeerLine program yet. Please ask your "
@@ -42,7 +42,7 @@ def register(bolt_app: App, runtime: Runtime, settings: SlackSettings) -> None:
     # The form is opened after the 200, on a pool of this process. Not a bolt lazy listener:
     # bolt deep-copies the whole request for one (about a fifth of /peer's CPU), and the
     # listener already holds all the form needs (the body, a client, response_url).
-    after_ack = ThreadPoolExecutor(max_workers=AFTER_ACK_THREADS, thread_name_prefix="peer-form")
+    after_ack = ThreadPoolExecutor(max_workers=FORM_THREADS, thread_name_prefix="peer-form")
 
     def acknowledge(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
         """Slack waits 3 s for this: by now the signature is checked and the request claimed."""

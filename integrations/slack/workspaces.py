@@ -29,11 +29,9 @@ def program_slug(runtime: Runtime, settings: SlackSettings, team_id: str | None)
 
 def linked_slug(ctx: Ctx, settings: SlackSettings, team_id: str | None) -> str | None:
     """program_slug within the caller's unit of work, so a lookup and its use share one."""
-    if team_id:
-        program_id = _linked_id(ctx, team_id)
-        if program_id is not None:
-            found = programs.list_programs(as_service(ctx, program_id))
-            return found[0].slug if found else None
+    if team_id and (program_id := _linked_id(ctx, team_id)) is not None:
+        program = _program_by_id(ctx, program_id)
+        return program.slug if program is not None else None
     if settings.program is not None:
         return settings.program
     return programs.sole_workplace(ctx)
@@ -45,12 +43,9 @@ def linked_program(ctx: Ctx, settings: SlackSettings, team_id: str | None) -> An
     None when no program is linked (or SLACK_PROGRAM names one that is gone). Typed Any, as
     plugins do not import the core's tables.
     """
-    if team_id:
-        program_id = _linked_id(ctx, team_id)
-        if program_id is not None:
-            found = programs.list_programs(as_service(ctx, program_id))
-            return found[0] if found else None
-    slug = settings.program if settings.program is not None else programs.sole_workplace(ctx)
+    if team_id and (program_id := _linked_id(ctx, team_id)) is not None:
+        return _program_by_id(ctx, program_id)
+    slug = linked_slug(ctx, settings, None)
     try:
         return programs.get_program(ctx, slug) if slug else None
     except NotFound:
@@ -61,6 +56,11 @@ def _linked_id(ctx: Ctx, team_id: str) -> uuid.UUID | None:
     return ctx.session.scalar(
         select(WORKSPACES.c.program_id).where(WORKSPACES.c.team_id == team_id)
     )
+
+
+def _program_by_id(ctx: Ctx, program_id: uuid.UUID) -> Any:
+    found = programs.list_programs(as_service(ctx, program_id))
+    return found[0] if found else None
 
 
 def as_service(ctx: Ctx, program_id: uuid.UUID) -> Ctx:

@@ -95,12 +95,12 @@ def poll(connection: Connection, token: str, now: datetime) -> Polled | None:
     if row is None:
         return None
     feed = _feed(row)
-    scope = scope_of(feed, now)
+    scope = _scope_of(feed, now)
     state = feed_data.state_of(row, scope)
     return Polled(feed, scope, state) if state is not None else None
 
 
-def scope_of(feed: Feed, now: datetime) -> FeedScope:
+def _scope_of(feed: Feed, now: datetime) -> FeedScope:
     """Whose sessions the feed shows: the supporter's, or those of the student's requests."""
     owner = feed.owner
     if owner.supporter_id is not None:

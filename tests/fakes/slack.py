@@ -15,7 +15,7 @@ carried out (the message posted) with only the answer held, the hard case for ex
 The upload URL that files.getUploadURLExternal hands out is served here too (method UPLOAD),
 and so are slash commands' response URLs (`response_url(key)`, recorded as RESPOND): what the
 app says to one person after answering Slack. `wait_for(method)` waits for work the app does
-after its HTTP answer (bolt's lazy listeners).
+after its HTTP answer (the /peer form, opened on a background thread).
 """
 
 from __future__ import annotations
