@@ -191,7 +191,7 @@ def _rows(
 def _sessions(current: Runtime, token: str) -> list[FeedSession]:
     """The feed's sessions as the endpoint reads them: the plain data both writers start from."""
     ctx = current.system_ctx()
-    with current.single_read() as connection:
+    with current.one_statement() as connection:
         polled = tokens.poll(connection, token, ctx.now)
     assert polled is not None
     with ctx.session:

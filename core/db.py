@@ -101,6 +101,7 @@ def _serialize_sqlite(engine: Engine, *, wal: bool) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA synchronous={DURABLE_SYNC}")
         if wal:
             cursor.execute("PRAGMA journal_mode=WAL")
         cursor.close()
@@ -108,8 +109,8 @@ def _serialize_sqlite(engine: Engine, *, wal: bool) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         options = connection.get_execution_options()
-        if options.get(SINGLE_READ):
-            return  # one SELECT needs no BEGIN: SQLite reads it from one snapshot anyway
+        if options.get(ONE_STATEMENT):
+            return  # one statement needs no BEGIN: SQLite runs it as a transaction by itself
         if options.get(READ_ONLY):
             connection.exec_driver_sql("BEGIN")  # a reader: in WAL it never waits for the writer
         else:
@@ -122,19 +123,47 @@ the write lock, so they neither wait for writers nor hold writers up. Such a ses
 write (SQLite would refuse to upgrade it once another writer has committed)."""
 
 
-SINGLE_READ = "peerline_single_read"
-"""An execution option for a connection that runs one reading statement (see single_read)."""
+ONE_STATEMENT = "peerline_one_statement"
+"""An execution option for a connection that runs one statement (see one_statement)."""
+DURABLE_SYNC = "FULL"
+"""SQLite's flush at every commit (the default, set on each connection to be sure)."""
 
 
-def single_read(engine: Engine) -> Connection:
-    """A connection for one reading statement, with no transaction around it.
+@contextmanager
+def one_statement(engine: Engine, *, flush: bool = True) -> Iterator[Connection]:
+    """A connection for one statement, which is its own transaction.
 
-    One statement reads from one snapshot by itself, so BEGIN and ROLLBACK would be two more
-    round trips (PostgreSQL) or two more calls (SQLite) for nothing. Nothing may be written.
+    One statement reads from one snapshot, and commits or fails as a whole, by itself:
+    BEGIN and COMMIT or ROLLBACK would be two more round trips (PostgreSQL) or calls
+    (SQLite) for nothing. On SQLite a write then takes the file's write lock inside SQLite
+    and gives it back before Python runs again: its lock is never held while its thread
+    waits for the interpreter, which under load made every other writer wait too. Run one
+    statement only: two would be two transactions.
+
+    `flush=False` (SQLite) lets the commit skip its flush to disk (`synchronous=NORMAL`),
+    for a record worth less than a flush, such as a claim against replays. It cannot
+    corrupt the file, and the write-ahead log is flushed in order, so the next durable
+    commit, by any connection, makes it durable too: a power cut can only lose what was
+    written after the last durable commit. PostgreSQL needs no such care: it flushes
+    concurrent commits together.
     """
-    if engine.dialect.name == "sqlite":
-        return engine.connect().execution_options(**{SINGLE_READ: True})
-    return engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        if engine.dialect.name != "sqlite":
+            yield connection.execution_options(isolation_level="AUTOCOMMIT")
+            return
+        connection.execution_options(**{ONE_STATEMENT: True})
+        if flush:
+            yield connection
+            return
+        connection.exec_driver_sql("PRAGMA synchronous=NORMAL")
+        try:
+            yield connection
+        finally:
+            try:
+                connection.exec_driver_sql(f"PRAGMA synchronous={DURABLE_SYNC}")
+            except BaseException:
+                connection.invalidate()  # never back to the pool with commits unflushed
+                raise
 
 
 def make_session_factory(engine: Engine, info: dict[str, Any] | None = None) -> SessionFactory:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -12,7 +13,7 @@ from sqlalchemy.orm import Session
 from core.clock import Clock
 from core.config import Settings
 from core.crypto import IdentityCipher
-from core.db import READ_ONLY, SessionFactory, release, single_read
+from core.db import READ_ONLY, SessionFactory, one_statement, release
 from core.events import EventBus
 from core.ports import CalendarWriter, NotificationChannel, SignInMethod
 
@@ -55,9 +56,9 @@ class Runtime:
             cipher=self.cipher,
         )
 
-    def single_read(self) -> Connection:
-        """A connection for one statement that only reads, outside a transaction (core.db)."""
-        return single_read(self.engine)
+    def one_statement(self, *, flush: bool = True) -> AbstractContextManager[Connection]:
+        """A connection for one statement, which is its own transaction (core.db)."""
+        return one_statement(self.engine, flush=flush)
 
 
 def runtime(app: Flask | None = None) -> Runtime:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Table, bindparam, delete
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.sql.dml import ReturningInsert
+from sqlalchemy.sql.dml import Insert
 
 from integrations.slack.storage import EVENTS_SEEN
 
@@ -23,6 +23,11 @@ SWEEP_EVERY = timedelta(minutes=1)  # old ids go in one batch, not one delete pe
 class DatabaseEventLedger:
     """An insert that skips a known id claims an event: one statement before Slack's 200.
 
+    The statement is its own transaction, and on SQLite its commit is not flushed to disk:
+    any later durable commit flushes it too (core.db.one_statement), so a power cut can
+    only lose a claim whose event had written nothing durable yet, and Slack's retry of
+    it then runs it, as it should.
+
     Ids older than KEEP are swept at most once a SWEEP_EVERY per process, apart from claims.
     """
 
@@ -30,21 +35,15 @@ class DatabaseEventLedger:
         self.runtime = runtime
         self._swept_at: datetime | None = None
         self._lock = threading.Lock()
-        self._writing = threading.Lock()
 
     def claim(self, event_id: str) -> bool:
         now = self.runtime.clock.now()
         if self._sweep_due(now):
             self.sweep(now)
-        engine = self.runtime.engine
+        claim = _CLAIMS[self.runtime.engine.dialect.name]
         values = {"event_id": event_id[:64], "seen_at": now}
-        if engine.dialect.name == "postgresql":  # one round trip: no BEGIN, no COMMIT
-            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-                added = connection.execute(_CLAIM_POSTGRESQL, values).scalar()
-        else:  # one writer at a time: this process's claims queue here, not in SQLite's sleeps
-            with self._writing, engine.begin() as connection:
-                added = connection.execute(_CLAIM_SQLITE, values).scalar()
-        return added is not None
+        with self.runtime.one_statement(flush=False) as connection:
+            return connection.execute(claim, values).rowcount == 1
 
     def forget(self, event_id: str) -> None:
         """A failed event is forgotten, so Slack's retry runs it again."""
@@ -64,20 +63,20 @@ class DatabaseEventLedger:
             return due
 
 
-def _claiming(
-    insert: Callable[[Table], postgresql.Insert | sqlite.Insert],
-) -> ReturningInsert[tuple[str]]:
-    """The insert that skips a known id: it returns the id only when the id was new.
+def _claiming(insert: Callable[[Table], postgresql.Insert | sqlite.Insert]) -> Insert:
+    """The insert that skips a known id: it adds a row only when the id is new.
 
     Built once per dialect, its values bound at each claim: every Slack request runs it.
+    No RETURNING: on SQLite a statement that returns rows holds the write lock until Python
+    has read them, and the row count says enough (SQLAlchemy keeps it for an INSERT only
+    when asked to).
     """
     return (
         insert(EVENTS_SEEN)
         .values(event_id=bindparam("event_id"), seen_at=bindparam("seen_at"))
         .on_conflict_do_nothing(index_elements=["event_id"])
-        .returning(EVENTS_SEEN.c.event_id)
+        .execution_options(preserve_rowcount=True)
     )
 
 
-_CLAIM_POSTGRESQL = _claiming(postgresql.insert)
-_CLAIM_SQLITE = _claiming(sqlite.insert)
+_CLAIMS = {"postgresql": _claiming(postgresql.insert), "sqlite": _claiming(sqlite.insert)}

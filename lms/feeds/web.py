@@ -38,7 +38,7 @@ def feed(token: str) -> Response:
     between gives a body newer than its ETag (fetched again next time), never the reverse.
     """
     current = runtime()
-    with current.single_read() as connection:
+    with current.one_statement() as connection:
         polled = tokens.poll(connection, token, current.clock.now())
     if polled is None:
         return _not_found()

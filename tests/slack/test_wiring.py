@@ -16,7 +16,9 @@ import pytest
 from slack_sdk.signature import SignatureVerifier
 
 from core.errors import ConfigError
+from core.runtime import runtime
 from integrations.slack.app import SeenEvents
+from integrations.slack.ledger import DatabaseEventLedger
 from integrations.slack.plugin import EXTENSION, init_app
 from integrations.slack.settings import load_slack_settings
 from tests.conftest import make_app
@@ -222,6 +224,22 @@ def test_seen_events_lets_exactly_one_of_many_threads_claim_an_event(clock):
     with ThreadPoolExecutor(max_workers=16) as pool:
         results = list(pool.map(claim, range(16)))
     assert results.count(True) == 1
+
+
+def test_the_database_ledger_lets_exactly_one_of_many_threads_claim_an_event(
+    database_url, tmp_path, clock
+):
+    seen = DatabaseEventLedger(runtime(make_app(database_url, tmp_path, clock)))
+    barrier = threading.Barrier(16)
+
+    def claim(_: int) -> bool:
+        barrier.wait(timeout=10)
+        return seen.claim("Ev-race")
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        results = list(pool.map(claim, range(16)))
+    assert results.count(True) == 1
+    assert seen.claim("Ev-other") and not seen.claim("Ev-other")
 
 
 # -- revocation -----------------------------------------------------------------------------------
