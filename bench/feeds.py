@@ -90,6 +90,9 @@ def generation(world: World, rounds: int) -> list[Figure]:
 def http(world: World, database: str, quick: bool) -> list[Figure]:
     """A full 200 (information) and a 304 poll (target) through the WSGI app, vs bare endpoints."""
     client = world.client
+    watch = runtime(world.app).calendar_watch
+    if watch is not None:  # PostgreSQL: polls are answered from memory once it listens
+        assert watch.caught_up(), "the calendar watch listens"
     full = client.get(world.feed_path)
     assert full.status_code == 200 and full.data.count(b"BEGIN:VEVENT") == SESSIONS
     tag = full.headers["ETag"]

@@ -10,6 +10,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from core import events
+from core.calendar_watch import watch_for
 from core.channels.email import EmailChannel
 from core.clock import Clock, OffsetFileClock
 from core.config import Settings, embedded_secrets, load_settings
@@ -65,6 +66,7 @@ def create_app(
         bus=bus,
         cipher=IdentityCipher(config.fernet_keys, config.secret_key.get_secret_value()),
     )
+    current.calendar_watch = watch_for(engine)
     app.extensions["peerline"] = current
     current.jobs = Jobs(current, make_huey(config.redis_url, Path(app.instance_path)))
     outbox.after_commit = current.jobs.after_commit

@@ -20,6 +20,7 @@ from core.ports import CalendarWriter, NotificationChannel, SignInMethod
 if TYPE_CHECKING:
     from flask import Flask
 
+    from core.calendar_watch import CalendarWatch
     from core.jobs import Jobs
     from core.services.access import Ctx
 
@@ -37,6 +38,7 @@ class Runtime:
     calendar: CalendarWriter | None = None
     sign_in_methods: dict[str, SignInMethod] = field(default_factory=dict)
     jobs: Jobs | None = None
+    calendar_watch: CalendarWatch | None = None  # None for SQLite in memory
 
     def add_channel(self, channel: NotificationChannel) -> None:
         self.channels[channel.name] = channel

@@ -55,18 +55,30 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture(autouse=True)
 def _dispose_engines(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Close every connection pool a test's apps opened, so none is left to the GC."""
+    """Close every connection pool a test's apps opened, so none is left to the GC, and stop
+    their calendar watches (each listens on a connection of its own)."""
     import core.app
+    from core.calendar_watch import CalendarWatch, watch_for
     from core.db import make_engine
 
     engines: list[Engine] = []
+    watches: list[CalendarWatch] = []
 
     def tracked(url: str) -> Engine:
         engines.append(make_engine(url))
         return engines[-1]
 
+    def tracked_watch(engine: Engine) -> CalendarWatch | None:
+        watch = watch_for(engine)
+        if watch is not None:
+            watches.append(watch)
+        return watch
+
     monkeypatch.setattr(core.app, "make_engine", tracked)
+    monkeypatch.setattr(core.app, "watch_for", tracked_watch)
     yield
+    for watch in watches:
+        watch.stop()
     for engine in engines:
         engine.dispose()
 

@@ -4,7 +4,9 @@ A calendar feed is polled far more often than it changes. Its ETag comes from on
 versions, so an unchanged feed is answered from a single-row read however many sessions it
 holds. The database changes the version in the same transaction as any insert, update or
 delete of a booking, and of a requester identity (a student's feed goes by it), so no code
-path, today's or tomorrow's, can change a feed without changing its version.
+path, today's or tomorrow's, can change a feed without changing its version. On PostgreSQL
+each change is also told to every process as it commits (core.calendar_watch), so a process
+can answer an unchanged feed without asking the database.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import uuid
 from sqlalchemy import DDL, BigInteger, ForeignKey, String, event
 from sqlalchemy.orm import Mapped, mapped_column
 
+from core.calendar_watch import CALENDARS, EVERYTHING
 from core.models.base import Base
 from core.models.booking import Booking
 from core.models.request import RequesterIdentity
@@ -160,9 +163,55 @@ CALENDAR_TRIGGERS = {"sqlite": _sqlite(), "postgresql": _postgresql()}
 """The triggers, per dialect; migration 0010 runs the same statements."""
 
 
+def _notify(key: str) -> str:
+    return f"PERFORM pg_notify('{CALENDARS}', {key});"
+
+
+CALENDAR_NOTIFY = [
+    # one owner's calendar changed: its version row was written or deleted
+    "CREATE OR REPLACE FUNCTION supporter_calendars_notify() RETURNS trigger AS $$ BEGIN "
+    "IF TG_OP = 'DELETE' THEN "
+    + _notify("'s:' || OLD.supporter_id")
+    + " ELSE "
+    + _notify("'s:' || NEW.supporter_id")
+    + " END IF; RETURN NULL; END $$ LANGUAGE plpgsql",
+    "CREATE TRIGGER supporter_calendars_notify AFTER INSERT OR UPDATE OR DELETE "
+    "ON supporter_calendars FOR EACH ROW EXECUTE FUNCTION supporter_calendars_notify()",
+    "CREATE OR REPLACE FUNCTION requester_calendars_notify() RETURNS trigger AS $$ BEGIN "
+    "IF TG_OP = 'DELETE' THEN "
+    + _notify("'r:' || OLD.lookup_hash")
+    + " ELSE "
+    + _notify("'r:' || NEW.lookup_hash")
+    + " END IF; RETURN NULL; END $$ LANGUAGE plpgsql",
+    "CREATE TRIGGER requester_calendars_notify AFTER INSERT OR UPDATE OR DELETE "
+    "ON requester_calendars FOR EACH ROW EXECUTE FUNCTION requester_calendars_notify()",
+    # whether a feed still answers at all: its supporter's status, its program
+    "CREATE OR REPLACE FUNCTION calendars_notify_all() RETURNS trigger AS $$ BEGIN "
+    + _notify(f"'{EVERYTHING}'")
+    + " RETURN NULL; END $$ LANGUAGE plpgsql",
+    "CREATE TRIGGER supporters_calendars_notify AFTER UPDATE OF status OR DELETE "
+    "ON supporters FOR EACH STATEMENT EXECUTE FUNCTION calendars_notify_all()",
+    "CREATE TRIGGER programs_calendars_notify AFTER DELETE "
+    "ON programs FOR EACH STATEMENT EXECUTE FUNCTION calendars_notify_all()",
+]
+"""PostgreSQL: what a feed's poll reads tells core.calendar_watch when it changes (at commit).
+Migration 0011 runs the same statements."""
+
+NOTIFY_FUNCTIONS = [
+    "supporter_calendars_notify",
+    "requester_calendars_notify",
+    "calendars_notify_all",
+]
+
+
 def calendar_triggers(dialect: str) -> list[tuple[str, str]]:
-    """(trigger, table) of each trigger above, for dropping them."""
-    made = (_TRIGGER.search(statement) for statement in CALENDAR_TRIGGERS.get(dialect, []))
+    """(trigger, table) of each version trigger above, for dropping them."""
+    return triggers_of(CALENDAR_TRIGGERS.get(dialect, []))
+
+
+def triggers_of(statements: list[str]) -> list[tuple[str, str]]:
+    """(trigger, table) of each CREATE TRIGGER among `statements`."""
+    made = (_TRIGGER.search(statement) for statement in statements)
     return [(found["name"], found["table"]) for found in made if found is not None]
 
 
@@ -176,6 +225,6 @@ CALENDAR_FUNCTIONS = ["bookings_calendar_versions", "requester_identities_calend
 _LAST = Base.metadata.tables[RequesterCalendar.__tablename__]
 for _before in (Booking, RequesterIdentity, SupporterCalendar):
     _LAST.add_is_dependent_on(Base.metadata.tables[_before.__tablename__])
-for _dialect, _statements in CALENDAR_TRIGGERS.items():
+for _dialect, _statements in (*CALENDAR_TRIGGERS.items(), ("postgresql", CALENDAR_NOTIFY)):
     for _statement in _statements:
         event.listen(_LAST, "after_create", DDL(_statement).execute_if(dialect=_dialect))  # type: ignore[no-untyped-call]

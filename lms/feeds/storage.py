@@ -6,6 +6,7 @@ Found by the core's migrations through the `peerline.schemas` entry point.
 from __future__ import annotations
 
 from sqlalchemy import (
+    DDL,
     CheckConstraint,
     Column,
     DateTime,
@@ -15,7 +16,10 @@ from sqlalchemy import (
     Table,
     UniqueConstraint,
     Uuid,
+    event,
 )
+
+from core.calendar_watch import CALENDARS, EVERYTHING
 
 metadata = MetaData(
     naming_convention={
@@ -43,3 +47,15 @@ FEEDS = Table(
     CheckConstraint("(supporter_id IS NULL) <> (student_key IS NULL)", name="one_owner"),
     comment="Private calendar feed URLs, stored as digests; a deleted row is a revoked feed",
 )
+
+FEEDS_NOTIFY = [
+    "CREATE OR REPLACE FUNCTION lms_feeds_notify() RETURNS trigger AS $$ BEGIN "
+    f"PERFORM pg_notify('{CALENDARS}', '{EVERYTHING}'); RETURN NULL; END $$ LANGUAGE plpgsql",
+    "CREATE TRIGGER lms_feeds_notify AFTER UPDATE OR DELETE ON lms_feeds "
+    "FOR EACH STATEMENT EXECUTE FUNCTION lms_feeds_notify()",
+]
+"""PostgreSQL: a rotated or revoked token is told to every process's poll cache (lms.feeds.polls,
+core.calendar_watch) as it commits. Migration f002 runs the same statements."""
+
+for _statement in FEEDS_NOTIFY:
+    event.listen(FEEDS, "after_create", DDL(_statement).execute_if(dialect="postgresql"))  # type: ignore[no-untyped-call]

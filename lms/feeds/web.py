@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 
 from core import limits
 from core.errors import Unauthorized, ValidationFailed
@@ -15,15 +15,18 @@ from core.runtime import Runtime, runtime
 from core.services import feed_data
 from core.services import tokens as api_tokens
 from core.services.access import Ctx
-from lms.feeds import content, supporters, tokens
+from lms.feeds import content, supporters
 from lms.feeds.cli import feeds_group
+from lms.feeds.polls import PollCache
 
 bp = Blueprint("lms_feeds", __name__)
 CACHE = "private, max-age=300"  # calendars poll hourly (REFRESH-INTERVAL); a proxy shares none
+POLLS = "lms_feed_polls"  # app.extensions: this process's PollCache
 NOT_FOUND = "No such calendar feed.\n"  # the same words whether it never existed or was revoked
 
 
 def init_app(host: PluginHost) -> None:
+    host.app.extensions[POLLS] = PollCache(host.runtime.calendar_watch)
     host.add_blueprint(bp)
     limits.protect(host.app, "lms_feeds.feed", "feed")
     host.add_command(feeds_group)
@@ -33,13 +36,14 @@ def init_app(host: PluginHost) -> None:
 def feed(token: str) -> Response:
     """The calendar, or 304 when If-None-Match already names it (nothing is written then).
 
-    An unchanged feed costs one statement outside any transaction: its token, owner and
-    calendar version. The version is read before the sessions, so a change committed in
-    between gives a body newer than its ETag (fetched again next time), never the reverse.
+    An unchanged feed costs one statement outside any transaction (its token, owner and
+    calendar version), or on PostgreSQL none while nothing changed (lms.feeds.polls). The
+    version is read before the sessions, so a change committed in between gives a body newer
+    than its ETag (fetched again next time), never the reverse.
     """
     current = runtime()
-    with current.one_statement() as connection:
-        polled = tokens.poll(connection, token, current.clock.now())
+    polls: PollCache = current_app.extensions[POLLS]
+    polled = polls.poll(current, token, current.clock.now())
     if polled is None:
         return _not_found()
     tag = content.etag(polled.feed, polled.state)

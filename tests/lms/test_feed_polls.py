@@ -1,0 +1,137 @@
+"""A process answers an unchanged feed from memory while the database's watch says so.
+
+lms.feeds.polls keeps each poll's answer; core.calendar_watch sees every change as it is
+committed. The tests of each kind of change are in test_feed_etags.py and test_feeds.py, which
+run through this memory; these are about the memory's own bounds.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import event, text
+
+import core.calendar_watch
+from core.calendar_watch import APPLICATION_NAME, CalendarWatch, NotifiedWatch
+from core.clock import FrozenClock
+from core.runtime import runtime
+from lms.feeds.polls import MAX_AGE
+from tests.conftest import postgres_url, reset_postgres
+from tests.lms.test_feeds import PUBLIC, THURSDAY, Setting, make_setting
+
+
+@pytest.fixture
+def setting(database_url: str, tmp_path: Any, clock: FrozenClock) -> Iterator[Setting]:
+    built = make_setting(database_url, tmp_path, clock, public_url=PUBLIC)
+    yield built
+    runtime(built.app).engine.dispose()
+
+
+@pytest.fixture
+def on_postgres(tmp_path: Any, clock: FrozenClock) -> Iterator[Setting]:
+    url = postgres_url()
+    reset_postgres(url)
+    built = make_setting(url, tmp_path, clock, public_url=PUBLIC)
+    yield built
+    runtime(built.app).engine.dispose()
+
+
+def watch_of(setting: Setting) -> CalendarWatch:
+    watch = runtime(setting.app).calendar_watch
+    assert watch is not None
+    return watch
+
+
+def statements_for(setting: Setting, url: str, tag: str) -> int:
+    """Statements the app ran for one poll of an unchanged feed (a 304)."""
+    ran: list[str] = []
+    engine = runtime(setting.app).engine
+
+    def count(*args: Any) -> None:
+        ran.append(args[2])
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        assert setting.poll(url, **{"If-None-Match": tag}).status_code == 304
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    return len(ran)
+
+
+def kept_feed(setting: Setting) -> tuple[str, str]:
+    """A supporter's feed with a session, polled once: (url, ETag), its answer kept."""
+    setting.book("Ash", THURSDAY + timedelta(hours=10))
+    url = setting.supporter_url("Ash")
+    tag = setting.poll(url).headers["ETag"]
+    assert statements_for(setting, url, tag) == 0, "answered from memory"
+    return url, tag
+
+
+@pytest.mark.postgres
+def test_a_lost_listener_trusts_nothing_kept_until_it_listens_again(on_postgres, monkeypatch):
+    setting = on_postgres
+    monkeypatch.setattr(core.calendar_watch, "RETRY_SECONDS", 0.05)
+    url, tag = kept_feed(setting)
+    watch = watch_of(setting)
+    assert isinstance(watch, NotifiedWatch) and watch.connections == 1
+    with runtime(setting.app).engine.connect() as connection:  # a database restart, as it looks
+        ended = connection.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE pid = :pid AND application_name = :name"
+            ),
+            {"pid": watch.backend_pid, "name": APPLICATION_NAME},
+        ).scalars()
+        assert list(ended) == [True]
+    assert watch.connected(2), "it listens again"
+    assert statements_for(setting, url, tag) == 1, "what it heard meanwhile is unknown: read"
+    assert statements_for(setting, url, tag) == 0, "and kept again"
+
+
+@pytest.mark.postgres
+def test_a_listener_that_stops_hearing_counts_as_lost(on_postgres, monkeypatch):
+    """Its own notification, sent every HEARTBEAT_SECONDS, must come back to it."""
+    setting = on_postgres
+    url, tag = kept_feed(setting)
+    watch = watch_of(setting)
+    assert isinstance(watch, NotifiedWatch) and watch.connections == 1
+    monkeypatch.setattr(core.calendar_watch, "RETRY_SECONDS", 0.05)
+    monkeypatch.setattr(core.calendar_watch, "HEARTBEAT_SECONDS", 0.0)
+    monkeypatch.setattr(core.calendar_watch, "HEARD_WITHIN", 0.0)
+    monkeypatch.setattr(core.calendar_watch, "HEARTBEAT_CHANNEL", "nobody_listens_here")
+    assert watch.connected(2), "it gave up on the connection and listens anew"
+    monkeypatch.setattr(core.calendar_watch, "HEARTBEAT_CHANNEL", core.calendar_watch.CALENDARS)
+    monkeypatch.setattr(core.calendar_watch, "HEARTBEAT_SECONDS", 10.0)
+    assert statements_for(setting, url, tag) == 1, "nothing kept from before is trusted"
+
+
+def test_nothing_is_kept_longer_than_max_age(setting):
+    url, tag = kept_feed(setting)
+    setting.clock.advance(seconds=MAX_AGE.total_seconds() - 1)
+    assert statements_for(setting, url, tag) == 0
+    setting.clock.advance(seconds=1)
+    assert statements_for(setting, url, tag) == 1, "read again, and kept from now"
+    assert statements_for(setting, url, tag) == 0
+
+
+def test_sqlite_counts_any_commit_to_the_file_by_anyone(tmp_path, clock):
+    setting = make_setting(f"sqlite:///{tmp_path / 'feeds.sqlite3'}", tmp_path, clock)
+    url, tag = kept_feed(setting)
+    other = sqlite3.connect(tmp_path / "feeds.sqlite3")  # another process, as SQLite sees it
+    with other:
+        other.execute("CREATE TABLE unrelated (x INTEGER)")
+    other.close()
+    assert statements_for(setting, url, tag) == 1, "read again"
+    assert statements_for(setting, url, tag) == 0, "and kept from now"
+    runtime(setting.app).engine.dispose()
+
+
+def test_a_stopped_watch_keeps_nothing(setting):
+    url, tag = kept_feed(setting)
+    watch_of(setting).stop()
+    assert statements_for(setting, url, tag) == 1
+    assert statements_for(setting, url, tag) == 1
