@@ -235,7 +235,7 @@ class NotifiedWatch:
                         self.backend_pid = connection.info.backend_pid
                         self._heard.notify_all()
                     self._hear(connection, stop)
-            except psycopg.Error as error:
+            except Exception as error:  # whatever it was: listen again
                 log.warning("calendar changes not heard (%s); retrying", type(error).__name__)
             finally:
                 with self._lock:

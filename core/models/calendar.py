@@ -185,11 +185,12 @@ CALENDAR_NOTIFY = [
     + " END IF; RETURN NULL; END $$ LANGUAGE plpgsql",
     "CREATE TRIGGER requester_calendars_notify AFTER INSERT OR UPDATE OR DELETE "
     "ON requester_calendars FOR EACH ROW EXECUTE FUNCTION requester_calendars_notify()",
-    # whether a feed still answers at all: its supporter's status, its program
+    # whether a feed still answers at all (feed_data.state_columns): its supporter's status
+    # and program, the program itself
     "CREATE OR REPLACE FUNCTION calendars_notify_all() RETURNS trigger AS $$ BEGIN "
     + _notify(f"'{EVERYTHING}'")
     + " RETURN NULL; END $$ LANGUAGE plpgsql",
-    "CREATE TRIGGER supporters_calendars_notify AFTER UPDATE OF status OR DELETE "
+    "CREATE TRIGGER supporters_calendars_notify AFTER UPDATE OF status, program_id OR DELETE "
     "ON supporters FOR EACH STATEMENT EXECUTE FUNCTION calendars_notify_all()",
     "CREATE TRIGGER programs_calendars_notify AFTER DELETE "
     "ON programs FOR EACH STATEMENT EXECUTE FUNCTION calendars_notify_all()",

@@ -213,8 +213,8 @@ def test_seen_events_expire_after_the_ttl_and_stay_bounded(clock):
     assert not seen.claim("Ev4")
 
 
-def test_seen_events_lets_exactly_one_of_many_threads_claim_an_event(clock):
-    seen = SeenEvents(clock.now)
+def claimed_by_racing_threads(seen: SeenEvents | DatabaseEventLedger) -> int:
+    """How many of 16 threads released together were told they claimed one event."""
     barrier = threading.Barrier(16)
 
     def claim(_: int) -> bool:
@@ -222,23 +222,18 @@ def test_seen_events_lets_exactly_one_of_many_threads_claim_an_event(clock):
         return seen.claim("Ev-race")
 
     with ThreadPoolExecutor(max_workers=16) as pool:
-        results = list(pool.map(claim, range(16)))
-    assert results.count(True) == 1
+        return list(pool.map(claim, range(16))).count(True)
+
+
+def test_seen_events_lets_exactly_one_of_many_threads_claim_an_event(clock):
+    assert claimed_by_racing_threads(SeenEvents(clock.now)) == 1
 
 
 def test_the_database_ledger_lets_exactly_one_of_many_threads_claim_an_event(
     database_url, tmp_path, clock
 ):
     seen = DatabaseEventLedger(runtime(make_app(database_url, tmp_path, clock)))
-    barrier = threading.Barrier(16)
-
-    def claim(_: int) -> bool:
-        barrier.wait(timeout=10)
-        return seen.claim("Ev-race")
-
-    with ThreadPoolExecutor(max_workers=16) as pool:
-        results = list(pool.map(claim, range(16)))
-    assert results.count(True) == 1
+    assert claimed_by_racing_threads(seen) == 1
     assert seen.claim("Ev-other") and not seen.claim("Ev-other")
 
 
