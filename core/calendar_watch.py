@@ -101,9 +101,11 @@ class FileWatch:
         self._lock = threading.Lock()
         self._pid = 0
         self._connection: sqlite3.Connection | None = None
+        self._opened = 0  # connections opened: each counts data_version its own way
         self._stopped = False
 
     def mark(self) -> int | None:
+        """The connection's number and its data_version: a mark from another never matches."""
         with self._lock:
             if self._stopped:
                 return None
@@ -113,11 +115,12 @@ class FileWatch:
                         self._uri, uri=True, check_same_thread=False, isolation_level=None
                     )
                     self._pid = os.getpid()
+                    self._opened += 1
                 version: int = self._connection.execute("PRAGMA data_version").fetchone()[0]
             except sqlite3.Error:
                 self._connection = None
                 return None
-            return version
+            return self._opened << 32 | version  # data_version is a 32-bit count
 
     def unchanged(self, mark: int, key: str) -> bool:
         return self.mark() == mark
@@ -152,10 +155,7 @@ class NotifiedWatch:
         self._pid = 0
         self._stop = threading.Event()
         self._heard = threading.Condition(self._lock)
-        self._reset()
-
-    def _reset(self) -> None:
-        self._count = 0  # notifications heard, and losses of hearing
+        self._count = 0  # notifications heard, and losses of hearing: it only ever grows
         self._everything = 0  # the count when everything last changed
         self._changed: dict[str, int] = {}  # the count when each key last changed
         self._listening = False
@@ -210,8 +210,9 @@ class NotifiedWatch:
         with self._lock:
             if self._pid == os.getpid():
                 return
-            self._pid = os.getpid()
-            self._reset()
+            self._pid = os.getpid()  # a forked child: nothing its parent marked holds here
+            self._listening, self._barriers, self.connections = False, set(), 0
+            self._everything_changed()
             self._stop = threading.Event()
         thread = threading.Thread(target=self._listen, name="calendar-watch", daemon=True)
         thread.start()
