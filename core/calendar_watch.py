@@ -178,6 +178,11 @@ class NotifiedWatch:
         with self._heard:
             return self._heard.wait_for(lambda: self.connections >= times, timeout)
 
+    def vouching(self, state: bool = True, timeout: float = 10.0) -> bool:
+        """Whether it vouches (or, with False, does not), waiting up to `timeout` for it."""
+        with self._heard:
+            return self._heard.wait_for(lambda: self._listening is state, timeout)
+
     @property
     def stopped(self) -> bool:
         return self._stop.is_set()
@@ -231,17 +236,14 @@ class NotifiedWatch:
                     connection.execute(f"LISTEN {CALENDARS}")
                     with self._heard:
                         self._everything_changed()  # what was sent before we listened is lost
-                        self._listening = not stop.is_set()
-                        self.connections += 1
-                        self.backend_pid = connection.info.backend_pid
-                        self._heard.notify_all()
                     self._hear(connection, stop)
             except Exception as error:  # whatever it was: listen again
                 log.warning("calendar changes not heard (%s); retrying", type(error).__name__)
             finally:
-                with self._lock:
+                with self._heard:
                     self._listening = False
                     self._everything_changed()
+                    self._heard.notify_all()
             stop.wait(RETRY_SECONDS)
 
     def _hear(
@@ -249,23 +251,36 @@ class NotifiedWatch:
     ) -> None:
         """Count what is heard until stopped; raise once the connection no longer hears.
 
-        Every HEARTBEAT_SECONDS it notifies the channel itself and must hear that within
-        HEARD_WITHIN: a lost connection raises, and so does one that stopped hearing (a
-        pooler that hands LISTEN and NOTIFY to different server connections, say).
+        It notifies the channel itself at once, and vouches for nothing until it has heard
+        that: a connection that never hears (a pooler that hands LISTEN and NOTIFY to
+        different server connections, say) is never trusted. Then every HEARTBEAT_SECONDS
+        it does so again, and must hear it within HEARD_WITHIN, or it raises.
         """
-        heartbeat, sent_at = "", time.monotonic()
+        heartbeat, sent_at = "", time.monotonic() - HEARTBEAT_SECONDS  # the first one now
         while not stop.is_set():
-            for notice in connection.notifies(timeout=1.0):
-                if notice.payload == heartbeat:
-                    heartbeat = ""
-                else:
-                    self._heard_of(notice.payload)
             waited = time.monotonic() - sent_at
             if heartbeat and waited > HEARD_WITHIN:
                 raise psycopg.OperationalError("its own notification was not heard")
             if not heartbeat and waited >= HEARTBEAT_SECONDS:
                 heartbeat, sent_at = f"{_HEARTBEAT}{uuid.uuid4()}", time.monotonic()
                 connection.execute("SELECT pg_notify(%s, %s)", (HEARTBEAT_CHANNEL, heartbeat))
+            for notice in connection.notifies(timeout=1.0):
+                if notice.payload != heartbeat:
+                    self._heard_of(notice.payload)
+                    continue
+                heartbeat = ""
+                if not self._listening:
+                    self._vouch(connection, stop)
+
+    def _vouch(
+        self, connection: psycopg.Connection[tuple[object, ...]], stop: threading.Event
+    ) -> None:
+        """It hears: everything heard from now on is all there was."""
+        with self._heard:
+            self._listening = not stop.is_set()
+            self.connections += 1
+            self.backend_pid = connection.info.backend_pid
+            self._heard.notify_all()
 
     def _heard_of(self, payload: str) -> None:
         with self._heard:

@@ -11,6 +11,7 @@ import sqlite3
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import event, text
@@ -46,17 +47,27 @@ def watch_of(setting: Setting) -> CalendarWatch:
     return watch
 
 
-def statements_for(setting: Setting, url: str, tag: str) -> int:
-    """Statements the app ran for one poll of an unchanged feed (a 304)."""
+def statements_for(setting: Setting, url: str, tag: str, *, told: bool = True) -> int:
+    """Statements the app ran for one poll of an unchanged feed (a 304).
+
+    `told`: first wait until the watch has heard every change so far (Setting.poll); without
+    it the poll goes straight to the app, for a watch that is not listening.
+    """
     ran: list[str] = []
     engine = runtime(setting.app).engine
 
     def count(*args: Any) -> None:
         ran.append(args[2])
 
+    headers = {"If-None-Match": tag}
     event.listen(engine, "before_cursor_execute", count)
     try:
-        assert setting.poll(url, **{"If-None-Match": tag}).status_code == 304
+        polled = (
+            setting.poll(url, **headers)
+            if told
+            else setting.client.get(urlsplit(url).path, headers=headers)
+        )
+        assert polled.status_code == 304
     finally:
         event.remove(engine, "before_cursor_execute", count)
     return len(ran)
@@ -93,8 +104,8 @@ def test_a_lost_listener_trusts_nothing_kept_until_it_listens_again(on_postgres,
 
 
 @pytest.mark.postgres
-def test_a_listener_that_stops_hearing_counts_as_lost(on_postgres, monkeypatch):
-    """Its own notification, sent every HEARTBEAT_SECONDS, must come back to it."""
+def test_a_listener_that_does_not_hear_itself_vouches_for_nothing(on_postgres, monkeypatch):
+    """Its own notification, at once and then every HEARTBEAT_SECONDS, must come back to it."""
     setting = on_postgres
     url, tag = kept_feed(setting)
     watch = watch_of(setting)
@@ -103,10 +114,15 @@ def test_a_listener_that_stops_hearing_counts_as_lost(on_postgres, monkeypatch):
     monkeypatch.setattr(core.calendar_watch, "HEARTBEAT_SECONDS", 0.0)
     monkeypatch.setattr(core.calendar_watch, "HEARD_WITHIN", 0.0)
     monkeypatch.setattr(core.calendar_watch, "HEARTBEAT_CHANNEL", "nobody_listens_here")
-    assert watch.connected(2), "it gave up on the connection and listens anew"
+    assert watch.vouching(False), "it gave up on a connection that does not hear itself"
+
+    unheard = [statements_for(setting, url, tag, told=False) for _ in range(2)]
+    assert unheard == [1, 1], "a connection that does not hear itself is never trusted"
     monkeypatch.setattr(core.calendar_watch, "HEARTBEAT_CHANNEL", core.calendar_watch.CALENDARS)
     monkeypatch.setattr(core.calendar_watch, "HEARTBEAT_SECONDS", 10.0)
+    assert watch.connected(2), "once it hears itself again"
     assert statements_for(setting, url, tag) == 1, "nothing kept from before is trusted"
+    assert statements_for(setting, url, tag) == 0
 
 
 def test_nothing_is_kept_longer_than_max_age(setting):
