@@ -8,6 +8,11 @@ decides whether the feed still answers (its token, its supporter's status, its p
 PostgreSQL as told by the database when changes commit, on SQLite no commit to the file at
 all. And only on the day it was read, since the window moves at midnight (UTC). Whatever
 the watch cannot vouch for is read again. As a last bound, nothing is kept past MAX_AGE.
+
+A remembered answer only ever says "not modified" (a 304): a feed's body is sent only after
+the database itself has found its token live. So in the moment between a revocation's commit
+and its notification, a revoked URL can be told that what its holder already has is
+current, and nothing more.
 """
 
 from __future__ import annotations
@@ -43,15 +48,20 @@ class PollCache:
         self.watch = watch  # None (SQLite in memory): nothing is kept
         self._kept: dict[str, _Kept] = {}
 
-    def poll(self, current: Runtime, token: str, now: datetime) -> Polled | None:
-        """What tokens.poll would answer now, without the database when nothing changed."""
+    def poll(
+        self, current: Runtime, token: str, now: datetime, *, remembered: bool = True
+    ) -> tuple[Polled | None, bool]:
+        """What tokens.poll would answer now, and whether it was remembered rather than read.
+
+        `remembered=False` reads the database whatever is kept (and keeps what it read).
+        """
         if self.watch is None or tokens.TOKEN_SHAPE.fullmatch(token) is None:
             with current.one_statement() as connection:
-                return tokens.poll(connection, token, now)
+                return tokens.poll(connection, token, now), False
         digest = token_digest(token)
         kept = self._kept.get(digest)
-        if kept is not None and self._holds(self.watch, kept, now):
-            return kept.polled
+        if remembered and kept is not None and self._holds(self.watch, kept, now):
+            return kept.polled, True
         mark = self.watch.mark()
         with current.one_statement() as connection:
             polled = tokens.poll(connection, token, now)
@@ -59,7 +69,7 @@ class PollCache:
             if len(self._kept) >= KEPT:
                 self._kept.clear()
             self._kept[digest] = _Kept(polled, mark, _key(polled), now)
-        return polled
+        return polled, False
 
     @staticmethod
     def _holds(watch: CalendarWatch, kept: _Kept, now: datetime) -> bool:

@@ -37,18 +37,25 @@ def feed(token: str) -> Response:
     """The calendar, or 304 when If-None-Match already names it (nothing is written then).
 
     An unchanged feed costs one statement outside any transaction (its token, owner and
-    calendar version), or on PostgreSQL none while nothing changed (lms.feeds.polls). The
+    calendar version), or none while the database's watch vouches nothing changed
+    (lms.feeds.polls; a body is always sent on the database's own word). The
     version is read before the sessions, so a change committed in between gives a body newer
     than its ETag (fetched again next time), never the reverse.
     """
     current = runtime()
     polls: PollCache = current_app.extensions[POLLS]
-    polled = polls.poll(current, token, current.clock.now())
+    now = current.clock.now()
+    polled, remembered = polls.poll(current, token, now)
     if polled is None:
         return _not_found()
     tag = content.etag(polled.feed, polled.state)
     if request.if_none_match.contains_weak(tag):
         return _calendar_response(Response(status=304), tag)
+    if remembered:  # a body only for a token the database itself finds live, now
+        polled, _ = polls.poll(current, token, now, remembered=False)
+        if polled is None:
+            return _not_found()
+        tag = content.etag(polled.feed, polled.state)
     with _unit_of_work(current, read_only=True) as ctx:  # a poll writes nothing
         reader = Ctx(session=ctx.session, principal=content.reader(polled.feed), now=ctx.now)
         sessions = feed_data.sessions(reader, polled.scope)

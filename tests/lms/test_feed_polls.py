@@ -146,6 +146,17 @@ def test_sqlite_counts_any_commit_to_the_file_by_anyone(tmp_path, clock):
     runtime(setting.app).engine.dispose()
 
 
+def test_a_revoked_url_gets_no_body_even_before_the_watch_hears(setting, monkeypatch):
+    """What is remembered only ever says "not modified"; a body waits for the database."""
+    url, _ = kept_feed(setting)
+    watch = watch_of(setting)
+    monkeypatch.setattr(watch, "unchanged", lambda mark, key: True)  # news not in yet
+    with runtime(setting.app).engine.begin() as connection:  # revoked, by anyone, anywhere
+        connection.execute(text("DELETE FROM lms_feeds"))
+    answer = setting.client.get(urlsplit(url).path)
+    assert answer.status_code == 404 and b"BEGIN:VCALENDAR" not in answer.data
+
+
 def test_a_stopped_watch_keeps_nothing(setting):
     url, tag = kept_feed(setting)
     watch_of(setting).stop()
