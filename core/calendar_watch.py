@@ -53,12 +53,18 @@ _BARRIER = "barrier:"
 _HEARTBEAT = "heartbeat:"
 
 
+SUPPORTER = "s:"
+"""A supporter's calendar: SUPPORTER + their id (the triggers of core.models.calendar)."""
+REQUESTER = "r:"
+"""A requester's calendar: REQUESTER + the lookup hash of their identity."""
+
+
 def supporter_key(supporter_id: uuid.UUID) -> str:
-    return f"s:{supporter_id}"
+    return f"{SUPPORTER}{supporter_id}"
 
 
 def requester_key(lookup_hash: str) -> str:
-    return f"r:{lookup_hash}"
+    return f"{REQUESTER}{lookup_hash}"
 
 
 class CalendarWatch(Protocol):

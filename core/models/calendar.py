@@ -17,7 +17,7 @@ import uuid
 from sqlalchemy import DDL, BigInteger, ForeignKey, String, event
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.calendar_watch import CALENDARS, EVERYTHING
+from core.calendar_watch import CALENDARS, EVERYTHING, REQUESTER, SUPPORTER
 from core.models.base import Base
 from core.models.booking import Booking
 from core.models.request import RequesterIdentity
@@ -171,17 +171,17 @@ CALENDAR_NOTIFY = [
     # one owner's calendar changed: its version row was written or deleted
     "CREATE OR REPLACE FUNCTION supporter_calendars_notify() RETURNS trigger AS $$ BEGIN "
     "IF TG_OP = 'DELETE' THEN "
-    + _notify("'s:' || OLD.supporter_id")
+    + _notify(f"'{SUPPORTER}' || OLD.supporter_id")
     + " ELSE "
-    + _notify("'s:' || NEW.supporter_id")
+    + _notify(f"'{SUPPORTER}' || NEW.supporter_id")
     + " END IF; RETURN NULL; END $$ LANGUAGE plpgsql",
     "CREATE TRIGGER supporter_calendars_notify AFTER INSERT OR UPDATE OR DELETE "
     "ON supporter_calendars FOR EACH ROW EXECUTE FUNCTION supporter_calendars_notify()",
     "CREATE OR REPLACE FUNCTION requester_calendars_notify() RETURNS trigger AS $$ BEGIN "
     "IF TG_OP = 'DELETE' THEN "
-    + _notify("'r:' || OLD.lookup_hash")
+    + _notify(f"'{REQUESTER}' || OLD.lookup_hash")
     + " ELSE "
-    + _notify("'r:' || NEW.lookup_hash")
+    + _notify(f"'{REQUESTER}' || NEW.lookup_hash")
     + " END IF; RETURN NULL; END $$ LANGUAGE plpgsql",
     "CREATE TRIGGER requester_calendars_notify AFTER INSERT OR UPDATE OR DELETE "
     "ON requester_calendars FOR EACH ROW EXECUTE FUNCTION requester_calendars_notify()",

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Label, Select, select
 
+from core.calendar_watch import requester_key, supporter_key
 from core.models import (
     Booking,
     Program,
@@ -70,6 +71,14 @@ class FeedScope:
     start: datetime
     supporter_id: uuid.UUID | None = None
     identity_key: str | None = None
+
+    @property
+    def watch_key(self) -> str:
+        """Whose calendar, as core.calendar_watch hears of its changes."""
+        if self.supporter_id is not None:
+            return supporter_key(self.supporter_id)
+        assert self.identity_key is not None
+        return requester_key(self.identity_key)
 
     def conditions(self) -> list[ColumnElement[bool]]:
         """Cancelled bookings are simply absent, so calendars that mirror a feed delete them."""

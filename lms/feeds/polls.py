@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from core.calendar_watch import CalendarWatch, requester_key, supporter_key
+from core.calendar_watch import CalendarWatch
 from core.crypto import token_digest
 from core.runtime import Runtime
 from core.services import feed_data
@@ -55,7 +55,9 @@ class PollCache:
 
         `remembered=False` reads the database whatever is kept (and keeps what it read).
         """
-        if self.watch is None or tokens.TOKEN_SHAPE.fullmatch(token) is None:
+        if tokens.TOKEN_SHAPE.fullmatch(token) is None:
+            return None, False  # no connection for what cannot be a token
+        if self.watch is None:
             with current.one_statement() as connection:
                 return tokens.poll(connection, token, now), False
         digest = token_digest(token)
@@ -68,7 +70,7 @@ class PollCache:
         if polled is not None and mark is not None:
             if len(self._kept) >= KEPT:
                 self._kept.clear()
-            self._kept[digest] = _Kept(polled, mark, _key(polled), now)
+            self._kept[digest] = _Kept(polled, mark, polled.scope.watch_key, now)
         return polled, False
 
     @staticmethod
@@ -78,11 +80,3 @@ class PollCache:
             and timedelta(0) <= now - kept.read_at < MAX_AGE
             and watch.unchanged(kept.mark, kept.key)
         )
-
-
-def _key(polled: Polled) -> str:
-    scope = polled.scope
-    if scope.supporter_id is not None:
-        return supporter_key(scope.supporter_id)
-    assert scope.identity_key is not None
-    return requester_key(scope.identity_key)

@@ -17,10 +17,12 @@ import pytest
 from sqlalchemy import event, text
 
 import core.calendar_watch
+import lms.feeds.polls
 from core.calendar_watch import APPLICATION_NAME, CalendarWatch, NotifiedWatch
 from core.clock import FrozenClock
 from core.runtime import runtime
 from lms.feeds.polls import MAX_AGE
+from lms.feeds.web import POLLS
 from tests.conftest import postgres_url, reset_postgres
 from tests.lms.test_feeds import PUBLIC, THURSDAY, Setting, make_setting
 
@@ -155,6 +157,16 @@ def test_a_revoked_url_gets_no_body_even_before_the_watch_hears(setting, monkeyp
         connection.execute(text("DELETE FROM lms_feeds"))
     answer = setting.client.get(urlsplit(url).path)
     assert answer.status_code == 404 and b"BEGIN:VCALENDAR" not in answer.data
+
+
+def test_past_kept_feeds_everything_kept_is_dropped(setting, monkeypatch):
+    monkeypatch.setattr(lms.feeds.polls, "KEPT", 1)
+    url, tag = kept_feed(setting)
+    birch = setting.supporter_url("Birch")
+    assert setting.poll(birch).status_code == 200, "kept in place of Ash's"
+    polls = setting.app.extensions[POLLS]
+    assert len(polls._kept) == 1
+    assert statements_for(setting, url, tag) == 1, "Ash's was dropped: read again"
 
 
 def test_a_stopped_watch_keeps_nothing(setting):
