@@ -9,10 +9,13 @@ counters in Redis, as in production (the queue's keys in that database are flush
 
 from __future__ import annotations
 
+import http.client
+import json
 import math
 import os
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections import Counter
@@ -39,6 +42,8 @@ NOW = datetime(2026, 3, 4, 9, 0, tzinfo=UTC)
 SUPPORTERS = 20
 CLIENTS, SLOTS, RACE_SUPPORTERS = 200, 50, 10
 SERVE = ["--workers", "2", "--threads", "16"]  # 32 connections at most: PostgreSQL's default 100
+SERVED = ["--workers", "2", "--threads", "4"]  # `peerline serve`'s own defaults (core/cli.py)
+SERVED_CLIENTS, BURST = 8, 100  # a burst: 100 requests from 8 keep-alive clients at once
 TIMEOUT = (10, 120)  # (connect, read) seconds: 200 clients queue behind 32 threads
 WARMUP, PROBES = 3, 2  # uncounted turns (bench.feeds.interleaved), then counted statements
 
@@ -50,12 +55,15 @@ def run(quick: bool) -> list[Figure]:
     url, redis_url = os.environ.get(PG_ENV), os.environ.get(REDIS_ENV)
     with tempfile.TemporaryDirectory(prefix="peerline-bench-booking-") as name:
         folder = Path(name)
-        with uncontended(f"sqlite:///{folder / 'booking.sqlite3'}", folder, rounds) as world:
+        sqlite = f"sqlite:///{folder / 'booking.sqlite3'}"
+        with uncontended(sqlite, folder, rounds) as world:
             figures.append(throughput(world, "sqlite", rounds))
+        figures.append(served(f"sqlite:///{folder / 'served.sqlite3'}", folder / "served", rounds))
         if url:
+            database = "postgresql + redis" if redis_url else "postgresql"
             with uncontended(url, folder, rounds, redis_url) as world:
-                database = "postgresql + redis" if redis_url else "postgresql"
                 figures.append(throughput(world, database, rounds))
+            figures.append(served(url, folder / "served-pg", rounds, redis_url, database))
             figures.append(contention(url, folder / "race", redis_url))
         else:
             print(f"# booking: {PG_ENV} not set: PostgreSQL figures skipped", file=sys.stderr)
@@ -119,6 +127,108 @@ def throughput(world: World, database: str, rounds: int) -> Figure:
         target=2.0,
         details={"rounds": rounds, "statements": dict(booked), "bare_statements": dict(inserted)},
     )
+
+
+def served(
+    database_url: str,
+    folder: Path,
+    rounds: int,
+    redis_url: str | None = None,
+    database: str = "sqlite",
+) -> Figure:
+    """Throughput on a real server: bursts of bookings and of bare INSERTs, taking turns.
+
+    The server is `peerline serve` (gunicorn, its default 2 workers x 4 threads) with the bare
+    endpoint added (bench/booking_server.py); 8 clients on keep-alive connections send each
+    burst of 100 requests at once. The figure is the time per request at that rate (a burst's
+    wall time over its requests), so the ratio is the bare endpoint's throughput over ours.
+    """
+    bursts = max(1, rounds // BURST)
+    config = settings(database_url, folder, redis_url)
+    asks = (bursts + 1) * BURST  # the first turn of each is a warm-up
+    world = build(config, None, supporters=SUPPORTERS, asks=asks,
+                  slots_each=math.ceil(asks / SUPPORTERS))  # fmt: skip
+    runtime(world.app).engine.dispose()
+    folder.mkdir(exist_ok=True)
+    port = free_port()
+    env = clean_env(folder, **{f"PEERLINE_{k.upper()}": v for k, v in config.items()})
+    pairs = list(zip(world.asks, world.slots, strict=False))
+    ours: list[float] = []
+    theirs: list[float] = []
+    answers: Counter[str] = Counter()
+    with running(["--port", str(port), *SERVED], env, Path.cwd(), log=folder / "serve.log",
+                 module="bench.booking_server") as server:  # fmt: skip
+        wait_until_up(f"http://127.0.0.1:{port}", server)
+        for turn in range(bursts + 1):
+            batch = pairs[turn * BURST : (turn + 1) * BURST]
+            booked = _burst(port, [_booking_request(ask, slot) for ask, slot in batch], answers)
+            bare = _burst(port, [_bare_request(ask) for ask, _ in batch], answers)
+            if turn:  # the first turn warms both up
+                ours.append(booked / BURST)
+                theirs.append(bare / BURST)
+    assert set(answers) == {"201"}, f"not every request was created: {dict(answers)}"
+    return Figure(
+        f"booking throughput ({database}) vs a bare one-INSERT endpoint, real server",
+        "ms",
+        median_ms(ours),
+        median_ms(theirs),
+        target=2.0,
+        details={
+            "bursts": bursts,
+            "burst": BURST,
+            "clients": SERVED_CLIENTS,
+            "serve": " ".join(SERVED),
+            "answers": dict(answers),
+        },
+    )
+
+
+Request = tuple[str, bytes, dict[str, str]]  # path, JSON body, headers
+
+
+def _booking_request(ask: Ask, slot: Slot) -> Request:
+    body = json.dumps(booking_body(ask, slot)).encode()
+    return "/api/v1/bookings", body, {"Authorization": f"Bearer {ask.token}"}
+
+
+def _bare_request(ask: Ask) -> Request:
+    return BARE_PATH, b'{"x": 1}', {"Authorization": f"Bearer {ask.token}"}
+
+
+def _burst(port: int, requests_: list[Request], answers: Counter[str]) -> float:
+    """Seconds from releasing `SERVED_CLIENTS` clients to the last answer of `requests_`."""
+    work = iter(requests_)
+    lock = threading.Lock()
+    barrier = threading.Barrier(SERVED_CLIENTS + 1)
+
+    def client() -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        connection.connect()
+        barrier.wait()
+        try:
+            while True:
+                with lock:
+                    taken = next(work, None)
+                if taken is None:
+                    return
+                path, body, headers = taken
+                connection.request("POST", path, body, {"Content-Type": "application/json",
+                                                         **headers})  # fmt: skip
+                answer = connection.getresponse()
+                answer.read()
+                with lock:
+                    answers[str(answer.status)] += 1
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=client) for _ in range(SERVED_CLIENTS)]
+    for thread in threads:
+        thread.start()
+    barrier.wait()
+    started = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - started
 
 
 @contextmanager

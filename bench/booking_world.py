@@ -78,7 +78,7 @@ def build(
     """Program, `supporters` free all week, `asks` open requests, `slots_each` slots apiece."""
     if config["database_url"].startswith("postgresql"):
         reset_postgres(config["database_url"])
-    app = create_app(dict(config), clock=clock, plugins=[("bench-bare", _bare_plugin)])
+    app = create_app(dict(config), clock=clock, plugins=[("bench-bare", bare_plugin)])
     current = runtime(app)
     upgrade(current.engine)  # the schema production has: every migration, its indexes
     if current.jobs is not None:
@@ -145,7 +145,7 @@ def _asks(current: Runtime, program_id: uuid.UUID, count: int) -> list[Ask]:
     return asks
 
 
-def _bare_plugin(host: PluginHost) -> None:
+def bare_plugin(host: PluginHost) -> None:
     """The baseline endpoint, installed like a plugin and limited like the booking endpoint."""
     bare = Blueprint("bench_bare", __name__)
     bare.add_url_rule(BARE_PATH, "insert", _bare_insert, methods=["POST"])

@@ -7,7 +7,10 @@ of one /peer before its 200 goes (pyinstrument, in-process); `--cpu` prints the 
 The server is the real gunicorn process (`peerline serve`, the settings of core/cli.py)
 talking to the fake Slack of tests/fakes/slack.py on loopback; each command is signed with
 slack_sdk's own code and is new (its own trigger_id and response_url), as Slack's are, so the
-replay guard runs each one.
+replay guard runs each one. Each client is one keep-alive connection of the standard
+library's http.client: the clients share this process and the machine's cores with the
+server, so they must cost little (with `requests`, the clients' own CPU and their wait for
+one another's interpreter lock counted in every figure, /healthz's p99 included).
 
 The baseline is GET /healthz of the same server process under the same 20-client load: the
 same gunicorn workers and threads, the same Flask app with its request hooks and access log,
@@ -19,6 +22,7 @@ dropped and made anew).
 
 from __future__ import annotations
 
+import http.client
 import multiprocessing
 import os
 import sys
@@ -30,11 +34,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
-from urllib.parse import urlencode
+from typing import Protocol
+from urllib.parse import urlencode, urlsplit
 
-import requests
 from cryptography.fernet import Fernet
 from flask import Flask
+from flask.testing import FlaskClient
 from slack_sdk.signature import SignatureVerifier
 
 from bench.harness import Figure, median_ms, percentile, reset_postgres
@@ -256,7 +261,33 @@ def seed(database: str, folder: Path) -> None:
     current.engine.dispose()
 
 
-def slash_command(server: Server, session: requests.Session) -> bool:
+class Client(Protocol):
+    def send(self, method: str, path: str, body: str | None = None,
+             headers: dict[str, str] | None = None) -> int:  # fmt: skip
+        """The answer's HTTP status."""
+
+
+class KeepAlive:
+    """One client: one connection to the server, kept open, each answer read whole."""
+
+    def __init__(self, base: str) -> None:
+        address = urlsplit(base)
+        assert address.hostname is not None and address.port is not None
+        self._connection = http.client.HTTPConnection(address.hostname, address.port, timeout=10)
+        self._connection.connect()  # before the clock starts, as a pool's would be
+
+    def send(self, method: str, path: str, body: str | None = None,
+             headers: dict[str, str] | None = None) -> int:  # fmt: skip
+        self._connection.request(method, path, body, headers or {})
+        answer = self._connection.getresponse()
+        answer.read()
+        return answer.status
+
+    def close(self) -> None:
+        self._connection.close()
+
+
+def slash_command(server: Server, client: Client) -> bool:
     """One new /peer from one user, signed as Slack signs it; True on a 200."""
     number = server.number()
     body = urlencode({
@@ -272,17 +303,16 @@ def slash_command(server: Server, session: requests.Session) -> bool:
         "X-Slack-Signature": signature,
         "Content-Type": "application/x-www-form-urlencoded",
     }
-    answer = session.post(f"{server.base}/slack/events", data=body, headers=headers, timeout=10)
-    return answer.status_code == 200
+    return client.send("POST", "/slack/events", body, headers) == 200
 
 
-def healthz(server: Server, session: requests.Session) -> bool:
-    return session.get(f"{server.base}/healthz", timeout=10).status_code == 200
+def healthz(_server: Server, client: Client) -> bool:
+    return client.send("GET", "/healthz") == 200
 
 
 def burst(
     server: Server,
-    call: Callable[[Server, requests.Session], bool],
+    call: Callable[[Server, Client], bool],
     per_client: int,
     into: Load,
 ) -> None:
@@ -290,13 +320,14 @@ def burst(
     lock, gate = threading.Lock(), threading.Barrier(CLIENTS)
 
     def client() -> None:
-        with requests.Session() as session:
+        connection = KeepAlive(server.base)
+        try:
             gate.wait()
             for _ in range(per_client):
                 start = time.perf_counter()
                 try:
-                    ok = call(server, session)
-                except requests.RequestException:
+                    ok = call(server, connection)
+                except (OSError, http.client.HTTPException):
                     ok = False
                 took = time.perf_counter() - start
                 with lock:
@@ -304,6 +335,8 @@ def burst(
                         into.seconds.append(took)
                     else:
                         into.errors += 1
+        finally:
+            connection.close()
 
     threads = [threading.Thread(target=client) for _ in range(CLIENTS)]
     cpu = server.cpu_seconds()
@@ -332,7 +365,7 @@ def in_process_app() -> Iterator[tuple[Flask, FakeSlack, Server, _TestSession]]:
         with app.test_client() as client:
             session = _TestSession(client)
             for _ in range(20):
-                slash_command(server, session)  # type: ignore[arg-type]
+                slash_command(server, session)
             yield app, slack, server, session
             slack.wait_for("views.open", server.sent, SETTLE_SECONDS)  # no form left running
         runtime(app).engine.dispose()
@@ -349,7 +382,7 @@ def profile() -> None:
         profiler = Profiler(interval=0.0002)
         with profiler:
             for _ in range(200):
-                slash_command(server, session)  # type: ignore[arg-type]
+                slash_command(server, session)
     print(profiler.output_text(unicode=True, show_all=False))
 
 
@@ -366,20 +399,21 @@ def cpu(rounds: int = 3, commands: int = 600) -> None:
         for _ in range(rounds):
             start = time.process_time()
             for _ in range(commands):
-                slash_command(server, session)  # type: ignore[arg-type]
+                slash_command(server, session)
             slack.wait_for("views.open", server.sent, SETTLE_SECONDS)  # every form opened
             found.append((time.process_time() - start) / commands * 1000)
     print("CPU ms per /peer, each round:", ", ".join(f"{ms:.2f}" for ms in found))
 
 
 class _TestSession:
-    """Enough of requests.Session over Flask's test client for `slash_command`."""
+    """A `Client` over Flask's test client, for `slash_command` in-process."""
 
-    def __init__(self, client: object) -> None:
+    def __init__(self, client: FlaskClient) -> None:
         self.client = client
 
-    def post(self, url: str, data: str, headers: dict[str, str], timeout: float) -> object:
-        return self.client.post(url, data=data, headers=headers)  # type: ignore[attr-defined]
+    def send(self, method: str, path: str, body: str | None = None,
+             headers: dict[str, str] | None = None) -> int:  # fmt: skip
+        return self.client.open(path, method=method, data=body, headers=headers).status_code
 
 
 if __name__ == "__main__":

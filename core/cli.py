@@ -278,12 +278,16 @@ def _check_port_free(host: str, port: int) -> None:
 @click.option("--threads", default=4, show_default=True, type=int)
 def serve(host: str, port: int, workers: int, threads: int) -> None:
     """Run the production server (gunicorn) with the PEERLINE_* settings."""
+    _check_port_free(host, port)
+    run_production(_create_app(), host, port, workers, threads)
+
+
+def run_production(app: Flask, host: str, port: int, workers: int, threads: int) -> None:
+    """Serve `app` as `peerline serve` does: gunicorn's threaded workers, our access log."""
     from gunicorn.app.base import BaseApplication
 
     from core.logs import configure
 
-    _check_port_free(host, port)
-    app = _create_app()
     configure(runtime(app).settings.log_level)
 
     class Server(BaseApplication):  # type: ignore[misc]

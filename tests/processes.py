@@ -27,12 +27,16 @@ def free_port() -> int:
 
 @contextmanager
 def running(
-    args: list[str], env: dict[str, str], cwd: Path, log: Path | None = None
+    args: list[str],
+    env: dict[str, str],
+    cwd: Path,
+    log: Path | None = None,
+    module: str = "core.cli",
 ) -> Iterator[subprocess.Popen[str]]:
-    """Start `peerline …`; output is piped, or written to `log` for chatty long runs."""
+    """Start `peerline …` (or `python -m module …`); output is piped, or written to `log`."""
     sink = open(log, "a") if log is not None else None  # noqa: SIM115 - closed below
     process = subprocess.Popen(
-        [sys.executable, "-m", "core.cli", *args],
+        [sys.executable, "-m", module, *args],
         env=env,
         cwd=cwd,
         text=True,
