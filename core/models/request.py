@@ -7,7 +7,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, LargeBinary, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, query_expression
 
 from core.models.base import Base, id_column
 
@@ -41,6 +41,9 @@ class SupportRequest(Base):
     closed_at: Mapped[datetime | None]
     purged_at: Mapped[datetime | None]
     feedback_given: Mapped[bool] = mapped_column(default=False)
+    # Whether a RequesterIdentity row exists: None unless the query that loaded the request
+    # asked (with_expression), as the booking's lock does so its commit need not ask again
+    has_identity: Mapped[bool | None] = query_expression()
 
 
 class RequesterIdentity(Base):

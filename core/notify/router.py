@@ -40,10 +40,15 @@ def snapshot(
     return data
 
 
-def has_identity(session: Session, request_id: uuid.UUID) -> bool:
-    """Only a requester who came through a platform (or left an e-mail) can be messaged."""
+def has_identity(session: Session, request: SupportRequest) -> bool:
+    """Only a requester who came through a platform (or left an e-mail) can be messaged.
+
+    The booking's lock of the request reads this with it (`SupportRequest.has_identity`).
+    """
+    if request.has_identity is not None:
+        return request.has_identity
     found = session.scalar(
-        select(RequesterIdentity.id).where(RequesterIdentity.request_id == request_id)
+        select(RequesterIdentity.id).where(RequesterIdentity.request_id == request.id)
     )
     return found is not None
 
@@ -56,7 +61,7 @@ def to_requester(
     order_key: str | None = None,
     **data: Any,
 ) -> list[Notification]:
-    if not has_identity(session, request.id):
+    if not has_identity(session, request):
         return []
     program = session.get_one(Program, request.program_id)
     return [

@@ -2,19 +2,19 @@
 
 Each is one statement, built once (a booking runs them all on every call): the supporter
 with their program when a requester's token named the program, and the open request locked
-and marked scheduled at once.
+and marked scheduled at once, with whether its requester can be messaged.
 """
 
 from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import Uuid, bindparam, select, update
-from sqlalchemy.orm import lazyload
+from sqlalchemy import Uuid, bindparam, exists, select, update
+from sqlalchemy.orm import lazyload, with_expression
 
 from core.db import UTCDateTime
 from core.errors import Conflict, NotFound
-from core.models import Program, Supporter, SupportRequest
+from core.models import Program, RequesterIdentity, Supporter, SupportRequest
 from core.services import matching
 from core.services.access import Ctx
 
@@ -77,6 +77,10 @@ def schedule_request(
     )
 
 
+# SQLite's RETURNING names columns bare, so inside the subquery `id` would be the identity's:
+# the subquery exposes request_id alone, and `id` is the request's
+_IDENTIFIED = select(RequesterIdentity.request_id).subquery("identified")
+
 _SCHEDULE = (  # built once; lock order as everywhere: the supporter (held), then the request
     update(SupportRequest)
     .where(
@@ -90,5 +94,11 @@ _SCHEDULE = (  # built once; lock order as everywhere: the supporter (held), the
         matched_at=bindparam("at", type_=UTCDateTime),
     )
     .returning(SupportRequest)
+    .options(  # whether the requester can be told, which the outbox asks at commit
+        with_expression(
+            SupportRequest.has_identity,
+            exists().where(_IDENTIFIED.c.request_id == SupportRequest.id),
+        )
+    )
     .execution_options(populate_existing=True, synchronize_session=False)
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from core.models import (
     AuditEvent,
@@ -16,6 +16,7 @@ from core.models import (
     Supporter,
     SupportRequest,
 )
+from core.runtime import runtime
 from core.services import matching, retention
 from tests.helpers import auth, make_world, request_body, system_ctx
 
@@ -157,6 +158,31 @@ def test_a_requester_books_only_its_own_request_and_an_integration_any_in_its_pr
         assert session.get_one(SupportRequest, uuid.UUID(mine["id"])).status == "open"
     assert confirmed == ["supporter"], "an anonymous requester has no address to tell"
     assert audited == ["service"]
+
+
+def test_a_requester_who_left_an_address_is_told_and_their_booking_asks_once(app, client):
+    """The lock of the request reads whether it can be told; the commit does not ask again."""
+    setup(app, client)
+    slot = slots(client)["slots"][0]
+    reachable = scheduled(client, email="someone@example.edu")
+    statements: list[str] = []
+
+    def seen(_conn, _cursor, statement, *_):
+        statements.append(statement)
+
+    engine = runtime(app).engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        assert book(client, reachable, slot).status_code == 201
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    with system_ctx(app).session as session:
+        told = session.scalars(
+            select(Delivery.audience).where(Delivery.kind == "booking_confirmed")
+        ).all()
+    assert sorted(told) == ["requester", "supporter"]
+    asked = [s.split(None, 1)[0] for s in statements if "requester_identities" in s]
+    assert asked == ["UPDATE"], "read with the request's lock, not again at the commit"
 
 
 def test_request_with_a_slot_books_at_once_or_stores_nothing(app, client):
