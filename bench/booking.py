@@ -1,10 +1,12 @@
-"""Bookings: 200 clients racing for 50 slots on a real server, and one booking vs one INSERT.
+"""Bookings: 200 clients racing for 50 slots on a real server, and a booking vs one INSERT.
 
 `python -m bench --only booking`; `python -m bench.booking --profile` shows where a booking's
-time goes (pyinstrument; `--postgresql` for PostgreSQL). The uncontended figure runs on
-SQLite, and both run on PostgreSQL when PEERLINE_BENCH_DATABASE_URL is set (its public schema
-is dropped and made anew); PEERLINE_BENCH_REDIS_URL puts their job queue and rate-limit
-counters in Redis, as in production (the queue's keys in that database are flushed).
+time goes (pyinstrument; `--postgresql` for PostgreSQL). A booking against a bare INSERT is
+measured twice: one client in-process, booking after booking, and the throughput of a real
+server with 8 clients at once. Those run on SQLite, and with the race on PostgreSQL too
+when PEERLINE_BENCH_DATABASE_URL is set (its public schema is dropped and made anew);
+PEERLINE_BENCH_REDIS_URL puts their job queue and rate-limit counters in Redis, as in
+production (the queue's keys in that database are flushed).
 """
 
 from __future__ import annotations
