@@ -17,10 +17,12 @@ from typing import Any
 from cryptography.fernet import Fernet
 from flask import Blueprint, Flask, Response
 from flask.testing import FlaskClient
+from pydantic import BaseModel
 from sqlalchemy import insert
 
 from bench.harness import app_settings, reset_postgres
 from core import create_app, limits
+from core.api.framework import ApiBlueprint
 from core.clock import Clock
 from core.crypto import REQUESTER_TOKEN_PREFIX, new_secret_token, token_digest
 from core.migrations import upgrade
@@ -30,8 +32,10 @@ from core.runtime import Runtime, db_session, runtime
 from core.schemas.programs import ProgramIn
 from core.schemas.supporters import AvailabilityIn, SupporterIn
 from core.services import availability, programs, roster
+from core.services.access import Principal
 
 BARE_PATH = "/bench/bare/bookings"
+API_PATH = "/bench/bare/api"  # the same INSERT as an API operation: token, body, JSON answer
 APART = timedelta(hours=2)  # a 45-minute session and 15-minute buffers on both sides fit
 FIRST_SLOT = timedelta(days=1)  # well past the minimum notice
 ALL_WEEK = [
@@ -146,15 +150,39 @@ def _asks(current: Runtime, program_id: uuid.UUID, count: int) -> list[Ask]:
 
 
 def bare_plugin(host: PluginHost) -> None:
-    """The baseline endpoint, installed like a plugin and limited like the booking endpoint."""
+    """The baseline endpoints, installed like a plugin and limited like the booking endpoint.
+
+    BARE_PATH is a plain view: the target's baseline. API_PATH does the same INSERT as an
+    operation of the API's own framework (the caller's token looked up, the body parsed and
+    checked, a JSON answer), for reference: what any API write costs before its own work.
+    """
     bare = Blueprint("bench_bare", __name__)
     bare.add_url_rule(BARE_PATH, "insert", _bare_insert, methods=["POST"])
     host.add_blueprint(bare)
     limits.protect(host.app, "bench_bare.insert", "token")
+    api = ApiBlueprint("bench_bare_api", __name__, tag="bench")
+
+    @api.operation("POST", API_PATH, summary="One INSERT", roles=frozenset({"requester"}),
+                   body=Inserted, response=Inserted, status=201)  # fmt: skip
+    def insert_once(principal: Principal, body: Inserted) -> Inserted:
+        _insert_one()
+        return body
+
+    host.add_blueprint(api)
+    limits.protect(host.app, "bench_bare_api.post_insert_once", "token")
+
+
+class Inserted(BaseModel):
+    x: int
 
 
 def _bare_insert() -> Response:
     """One INSERT and its commit on the request's own session: the least a write can cost."""
+    _insert_one()
+    return Response(b"{}", status=201, mimetype="application/json")
+
+
+def _insert_one() -> None:
     session = db_session()
     session.add(
         AuditEvent(
@@ -169,4 +197,3 @@ def _bare_insert() -> Response:
         )
     )
     session.commit()
-    return Response(b"{}", status=201, mimetype="application/json")
