@@ -6,6 +6,7 @@ machine just before or after, so a noisy or slow machine moves both and the rati
 
 from __future__ import annotations
 
+import http.client
 import os
 import platform
 import statistics
@@ -14,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from tests.conftest import reset_postgres as reset_postgres  # a bench database starts empty
 
@@ -107,3 +109,30 @@ def app_settings(database_url: str, folder: Path, **extra: Any) -> dict[str, Any
         **{f"rate_limit_{rate}": UNLIMITED for rate in RATES},
         **extra,
     }
+
+
+class KeepAlive:
+    """One benchmark client: one connection to the server, kept open, each answer read whole.
+
+    The standard library's client: the clients share the machine's cores (and their process's
+    interpreter lock) with the server they measure, so they must cost little.
+    """
+
+    def __init__(self, base: str, timeout: float = 10) -> None:
+        address = urlsplit(base)
+        assert address.hostname is not None and address.port is not None
+        self._connection = http.client.HTTPConnection(
+            address.hostname, address.port, timeout=timeout
+        )
+        self._connection.connect()  # before the clock starts, as a pool's would be
+
+    def send(self, method: str, path: str, body: str | bytes | None = None,
+             headers: dict[str, str] | None = None) -> int:  # fmt: skip
+        """The answer's HTTP status."""
+        self._connection.request(method, path, body, headers or {})
+        answer = self._connection.getresponse()
+        answer.read()
+        return answer.status
+
+    def close(self) -> None:
+        self._connection.close()

@@ -35,14 +35,14 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Protocol
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from cryptography.fernet import Fernet
 from flask import Flask
 from flask.testing import FlaskClient
 from slack_sdk.signature import SignatureVerifier
 
-from bench.harness import Figure, median_ms, percentile, reset_postgres
+from bench.harness import Figure, KeepAlive, median_ms, percentile, reset_postgres
 from core import create_app, migrations
 from core.runtime import runtime
 from core.schemas.programs import ProgramIn
@@ -262,29 +262,11 @@ def seed(database: str, folder: Path) -> None:
 
 
 class Client(Protocol):
-    def send(self, method: str, path: str, body: str | None = None,
+    """A KeepAlive connection to a server, or the Flask test client in-process."""
+
+    def send(self, method: str, path: str, body: str | bytes | None = None,
              headers: dict[str, str] | None = None) -> int:  # fmt: skip
         """The answer's HTTP status."""
-
-
-class KeepAlive:
-    """One client: one connection to the server, kept open, each answer read whole."""
-
-    def __init__(self, base: str) -> None:
-        address = urlsplit(base)
-        assert address.hostname is not None and address.port is not None
-        self._connection = http.client.HTTPConnection(address.hostname, address.port, timeout=10)
-        self._connection.connect()  # before the clock starts, as a pool's would be
-
-    def send(self, method: str, path: str, body: str | None = None,
-             headers: dict[str, str] | None = None) -> int:  # fmt: skip
-        self._connection.request(method, path, body, headers or {})
-        answer = self._connection.getresponse()
-        answer.read()
-        return answer.status
-
-    def close(self) -> None:
-        self._connection.close()
 
 
 def slash_command(server: Server, client: Client) -> bool:
@@ -411,7 +393,7 @@ class _TestSession:
     def __init__(self, client: FlaskClient) -> None:
         self.client = client
 
-    def send(self, method: str, path: str, body: str | None = None,
+    def send(self, method: str, path: str, body: str | bytes | None = None,
              headers: dict[str, str] | None = None) -> int:  # fmt: skip
         return self.client.open(path, method=method, data=body, headers=headers).status_code
 
