@@ -1,12 +1,12 @@
 """Bookings: 200 clients racing for 50 slots on a real server, and a booking vs one INSERT.
 
-`python -m bench --only booking`; `python -m bench.booking --profile` shows where a booking's
-time goes (pyinstrument; `--postgresql` for PostgreSQL). A booking against a bare INSERT is
-measured twice: one client in-process, booking after booking, and the throughput of a real
-server with 8 clients at once. Those run on SQLite, and with the race on PostgreSQL too
-when PEERLINE_BENCH_DATABASE_URL is set (its public schema is dropped and made anew);
-PEERLINE_BENCH_REDIS_URL puts their job queue and rate-limit counters in Redis, as in
-production (the queue's keys in that database are flushed).
+`python -m bench --only booking`; `python -m bench.booking_profile` shows where a booking's
+time goes. A booking against a bare INSERT is measured twice: one client in-process,
+booking after booking, and the throughput of a real server with 8 clients at once. Those
+run on SQLite, and with the race on PostgreSQL too when PEERLINE_BENCH_DATABASE_URL is set
+(its public schema is dropped and made anew); PEERLINE_BENCH_REDIS_URL puts their job
+queue and rate-limit counters in Redis, as in production (the queue's keys in that
+database are flushed).
 """
 
 from __future__ import annotations
@@ -94,12 +94,8 @@ def booking_body(ask: Ask, slot: Slot) -> dict[str, str]:
     }
 
 
-def throughput(world: World, database: str, rounds: int) -> list[Figure]:
-    """Median of booking a free slot vs a bare endpoint's one INSERT, taking turns.
-
-    The same INSERT as an API operation (token, body, JSON answer) takes its turn too, for a
-    reference figure: what any API write costs before its own work.
-    """
+def callers(world: World) -> tuple[Callable[[], None], Callable[[], None], Callable[[], None]]:
+    """A booking of the next free slot, the bare INSERT and the same INSERT as an API operation."""
     turn = iter(zip(world.asks, world.slots, strict=False))
     clock = runtime(world.app).clock
     assert isinstance(clock, FrozenClock)
@@ -122,6 +118,16 @@ def throughput(world: World, database: str, rounds: int) -> list[Figure]:
         answer = world.client.post(API_PATH, json={"x": 1}, headers=headers)
         assert answer.status_code == 201, answer.json
 
+    return book, bare, api
+
+
+def throughput(world: World, database: str, rounds: int) -> list[Figure]:
+    """Median of booking a free slot vs a bare endpoint's one INSERT, taking turns.
+
+    The same INSERT as an API operation (token, body, JSON answer) takes its turn too, for a
+    reference figure: what any API write costs before its own work.
+    """
+    book, bare, api = callers(world)
     engine = runtime(world.app).engine
     ours, theirs, api_insert = triple(book, bare, api, rounds)
     with counted(engine) as booked:
@@ -335,30 +341,7 @@ def _database_check(world: World) -> dict[str, int]:
     return found
 
 
-def profile() -> None:
-    """Where the time of uncontended bookings goes (pyinstrument, text to stdout)."""
-    from pyinstrument import Profiler
-
-    url = os.environ.get(PG_ENV) if "--postgresql" in sys.argv else None
-    redis_url = os.environ.get(REDIS_ENV) if url else None
-    with tempfile.TemporaryDirectory(prefix="peerline-bench-booking-") as folder:
-        database_url = url or f"sqlite:///{Path(folder) / 'booking.sqlite3'}"
-        with uncontended(database_url, Path(folder), 300, redis_url) as world:
-            pairs = iter(zip(world.asks, world.slots, strict=False))
-            profiler = Profiler(interval=0.0002)
-            with profiler, counted(runtime(world.app).engine) as statements:
-                for ask, slot in [next(pairs) for _ in range(300)]:
-                    headers = {"Authorization": f"Bearer {ask.token}"}
-                    world.client.post("/api/v1/bookings", json=booking_body(ask, slot),
-                                      headers=headers)  # fmt: skip
-            print(f"===== 300 bookings; statements: {dict(statements)}")
-            print(profiler.output_text(unicode=True, show_all=False))
-
-
 if __name__ == "__main__":
-    if "--profile" in sys.argv:
-        profile()
-    else:
-        from bench.__main__ import main
+    from bench.__main__ import main
 
-        sys.exit(main(["--only", "booking", *sys.argv[1:]]))
+    sys.exit(main(["--only", "booking", *sys.argv[1:]]))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from core.crypto import API_TOKEN_PREFIX, REQUESTER_TOKEN_PREFIX, new_secret_token, token_digest
@@ -102,11 +102,7 @@ def api_caller(session: Session, token: str) -> Principal | None:
     """The caller behind an API token (`plt_…`), or None if it is unknown or revoked."""
     if not token.startswith(API_TOKEN_PREFIX) or len(token) > 100:
         return None
-    found = session.scalar(
-        select(ApiToken).where(
-            ApiToken.token_hash == token_digest(token), ApiToken.revoked_at.is_(None)
-        )
-    )
+    found = session.scalar(_API_CALLER, {"digest": token_digest(token)})
     if found is None:
         return None
     return Principal(
@@ -121,14 +117,19 @@ def requester_caller(session: Session, token: str) -> Principal | None:
     """The requester behind a `plr_` token (that one request), or None."""
     if not token.startswith(REQUESTER_TOKEN_PREFIX) or len(token) > 100:
         return None
-    found = session.execute(
-        select(SupportRequest.id, SupportRequest.program_id).where(
-            SupportRequest.token_hash == token_digest(token)
-        )
-    ).first()
+    found = session.execute(_REQUESTER_CALLER, {"digest": token_digest(token)}).first()
     if found is None:
         return None
     return Principal(role="requester", program_id=found.program_id, request_id=found.id)
+
+
+# built once: every API call with a token runs one of these
+_API_CALLER = select(ApiToken).where(
+    ApiToken.token_hash == bindparam("digest"), ApiToken.revoked_at.is_(None)
+)
+_REQUESTER_CALLER = select(SupportRequest.id, SupportRequest.program_id).where(
+    SupportRequest.token_hash == bindparam("digest")
+)
 
 
 def bearer(session: Session, authorization: str, *, requesters: bool = True) -> Principal | None:
