@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Uuid, bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from core.errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -65,10 +65,14 @@ def get_program(ctx: Ctx, slug: str) -> Program:
 def list_programs(ctx: Ctx) -> list[Program]:
     if ctx.principal.role not in ("admin", "coordinator", "service", "system"):
         raise Forbidden(f"the {ctx.principal.role} role may not list programs")
-    query = select(Program).order_by(Program.slug)
-    if ctx.principal.program_id is not None:
-        query = query.where(Program.id == ctx.principal.program_id)
-    return list(ctx.session.scalars(query))
+    if ctx.principal.program_id is None:
+        return list(ctx.session.scalars(_ALL_PROGRAMS))
+    return list(ctx.session.scalars(_ONE_PROGRAM, {"program_id": ctx.principal.program_id}))
+
+
+# built once: a Slack /peer lists its workspace's program before every form it opens
+_ALL_PROGRAMS = select(Program).order_by(Program.slug)
+_ONE_PROGRAM = _ALL_PROGRAMS.where(Program.id == bindparam("program_id", type_=Uuid))
 
 
 def create_program(ctx: Ctx, data: ProgramIn) -> Program:

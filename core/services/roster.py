@@ -9,7 +9,7 @@ from datetime import date
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, select
+from sqlalchemy import Uuid, bindparam, delete, select
 from sqlalchemy.exc import IntegrityError
 
 from core.errors import Conflict, NotFound, ValidationFailed
@@ -295,9 +295,15 @@ def _flush_unique(ctx: Ctx) -> None:
 def public_aliases(ctx: Ctx, program: Program) -> list[tuple[uuid.UUID, str]]:
     """Active supporters as requesters may see them (id, alias), e.g. for an avoid list."""
     require(ctx.principal, program.id, "service")
-    rows = ctx.session.execute(
-        select(Supporter.id, Supporter.alias)
-        .where(Supporter.program_id == program.id, Supporter.status == "active")
-        .order_by(Supporter.alias)
-    ).all()
+    rows = ctx.session.execute(_PUBLIC_ALIASES, {"program_id": program.id}).all()
     return [(row.id, row.alias) for row in rows]
+
+
+_PUBLIC_ALIASES = (  # built once: every Slack or Teams request form reads it
+    select(Supporter.id, Supporter.alias)
+    .where(
+        Supporter.program_id == bindparam("program_id", type_=Uuid),
+        Supporter.status == "active",
+    )
+    .order_by(Supporter.alias)
+)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from core.errors import NotFound
 from core.services import programs
@@ -53,9 +53,11 @@ def linked_program(ctx: Ctx, settings: SlackSettings, team_id: str | None) -> An
 
 
 def _linked_id(ctx: Ctx, team_id: str) -> uuid.UUID | None:
-    return ctx.session.scalar(
-        select(WORKSPACES.c.program_id).where(WORKSPACES.c.team_id == team_id)
-    )
+    return ctx.session.scalar(_LINKED_ID, {"team_id": team_id})
+
+
+# built once: every /peer reads it
+_LINKED_ID = select(WORKSPACES.c.program_id).where(WORKSPACES.c.team_id == bindparam("team_id"))
 
 
 def _program_by_id(ctx: Ctx, program_id: uuid.UUID) -> Any:
