@@ -31,7 +31,7 @@ from sqlalchemy import Engine, event, text
 
 from bench.booking_world import API_PATH, BARE_PATH, Ask, Slot, World, build, settings
 from bench.feeds import triple
-from bench.harness import Figure, KeepAlive, median_ms
+from bench.harness import Figure, KeepAlive, cpu_seconds, median_ms
 from core.clock import FrozenClock
 from core.runtime import runtime
 from tests.live_server import race
@@ -184,14 +184,17 @@ def served(
     ours: list[float] = []
     theirs: list[float] = []
     answers: Counter[str] = Counter()
+    cpu: dict[str, dict[str, float]] = {"booking": {}, "bare": {}}
     with running(["--port", str(port), *SERVED], env, Path.cwd(), log=folder / "serve.log",
                  module="bench.booking_server") as server:  # fmt: skip
         wait_until_up(f"http://127.0.0.1:{port}", server)
         for turn in range(bursts + 1):
             batch = pairs[turn * BURST : (turn + 1) * BURST]
-            booked = _burst(port, [_booking_request(ask, slot) for ask, slot in batch], answers)
-            bare = _burst(port, [_bare_request(ask) for ask, _ in batch], answers)
-            if turn:  # the first turn warms both up
+            with _cpu(server.pid, cpu["booking"] if turn else {}):  # turn 0 warms up
+                booked = _burst(port, [_booking_request(a, s) for a, s in batch], answers)
+            with _cpu(server.pid, cpu["bare"] if turn else {}):
+                bare = _burst(port, [_bare_request(ask) for ask, _ in batch], answers)
+            if turn:
                 ours.append(booked / BURST)
                 theirs.append(bare / BURST)
     sent = 2 * (bursts + 1) * BURST  # bookings and bare INSERTs, the warm-up turn included
@@ -208,8 +211,24 @@ def served(
             "clients": SERVED_CLIENTS,
             "serve": " ".join(SERVED),
             "answers": dict(answers),
+            "cpu_ms_per_request": {  # the server is CPU-bound: where each request's CPU goes
+                kind: {
+                    part: round(seconds * 1000 / (bursts * BURST), 2)
+                    for part, seconds in found.items()
+                }
+                for kind, found in cpu.items()
+            },
         },
     )
+
+
+@contextmanager
+def _cpu(server_pid: int, into: dict[str, float]) -> Iterator[None]:
+    """CPU seconds used while inside by the server's workers and, on this machine, PostgreSQL."""
+    app, database = cpu_seconds(children_of=server_pid), cpu_seconds(named="postgres")
+    yield
+    into["app"] = into.get("app", 0.0) + cpu_seconds(children_of=server_pid) - app
+    into["postgres"] = into.get("postgres", 0.0) + cpu_seconds(named="postgres") - database
 
 
 Request = tuple[str, bytes, dict[str, str]]  # path, JSON body, headers

@@ -111,6 +111,23 @@ def app_settings(database_url: str, folder: Path, **extra: Any) -> dict[str, Any
     }
 
 
+def cpu_seconds(*, children_of: int | None = None, named: str | None = None) -> float:
+    """CPU time used so far by a process's children (gunicorn's workers) or by every process
+    whose name starts with `named` ("postgres"), from Linux's /proc; 0 elsewhere."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            head, tail = stat.read_text().rsplit(")", 1)
+        except (OSError, ValueError):
+            continue
+        fields = tail.split()  # state, ppid, …; utime and stime at 11 and 12
+        if (children_of is not None and int(fields[1]) == children_of) or (
+            named is not None and head.split("(", 1)[1].startswith(named)
+        ):
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 class KeepAlive:
     """One benchmark client: one connection to the server, kept open, each answer read whole.
 

@@ -42,7 +42,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from slack_sdk.signature import SignatureVerifier
 
-from bench.harness import Figure, KeepAlive, median_ms, percentile, reset_postgres
+from bench.harness import Figure, KeepAlive, cpu_seconds, median_ms, percentile, reset_postgres
 from core import create_app, migrations
 from core.runtime import runtime
 from core.schemas.programs import ProgramIn
@@ -87,15 +87,7 @@ class Server:
 
     def cpu_seconds(self) -> float:
         """CPU time its workers have used so far (Linux /proc; 0 elsewhere)."""
-        total = 0
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            try:
-                fields = stat.read_text().rsplit(")", 1)[1].split()
-            except (OSError, IndexError):
-                continue
-            if int(fields[1]) == self.pid:  # ppid; utime and stime follow at 11 and 12
-                total += int(fields[11]) + int(fields[12])
-        return total / os.sysconf("SC_CLK_TCK")
+        return cpu_seconds(children_of=self.pid)
 
     def settle(self) -> int:
         """Wait until every /peer sent so far has opened its modal; how many have."""
