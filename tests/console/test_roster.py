@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
+from werkzeug.datastructures import FileStorage
+from werkzeug.test import encode_multipart
 
 from core.models import AuditEvent, Supporter
 from core.schemas.programs import PolicyPatch, ProgramPatch
@@ -57,9 +59,14 @@ def text(response: Any) -> str:
 
 
 def upload(console: Console, client: Any, csv_text: str, path: str = "/roster/import") -> Any:
+    """The file posted as a browser does. The body is encoded here, in memory: werkzeug's test
+    client writes a body over 500 KB to a temporary file it never closes."""
     token = console.csrf(client, console.base() + "/roster/import")
-    data = {"csrf_token": token, "file": (io.BytesIO(csv_text.encode()), "roster.csv")}
-    return client.post(console.base() + path, data=data, content_type="multipart/form-data")
+    file = FileStorage(io.BytesIO(csv_text.encode()), "roster.csv", content_type="text/csv")
+    boundary, body = encode_multipart({"csrf_token": token, "file": file})
+    return client.post(
+        console.base() + path, data=body, content_type=f"multipart/form-data; boundary={boundary}"
+    )
 
 
 def test_list_shows_supporters_with_badges_and_filters(console: Console) -> None:
