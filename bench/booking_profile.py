@@ -19,15 +19,17 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, event
 
 from bench.booking import PG_ENV, REDIS_ENV, callers, counted, uncontended
+from bench.feeds import interleaved
 from core.runtime import runtime
 
-ROUNDS = 300
+ROUNDS, WARMUP = 300, 3
 _TABLE = re.compile(r"^\s*(?:INSERT INTO|UPDATE|DELETE FROM)\s+(\w+)|\bFROM\s+(\w+)", re.I)
 
 
@@ -59,20 +61,23 @@ def profile(book: Callable[[], None], engine: Engine) -> None:
 
 def statements(calls: dict[str, Callable[[], None]], engine: Engine) -> None:
     """Each call's median time, and its statements' mean time at the cursor, taking turns."""
-    totals: dict[str, list[float]] = {name: [] for name in calls}
-    cursor: dict[str, dict[str, float]] = {name: defaultdict(float) for name in calls}
+    turns: dict[str, list[list[tuple[str, float]]]] = {name: [] for name in calls}
+
+    def watched(name: str, call: Callable[[], None]) -> Callable[[], None]:
+        def run() -> None:
+            seen.clear()
+            call()
+            turns[name].append(list(seen))
+
+        return run
+
     with at_the_cursor(engine) as seen:
-        for turn in range(ROUNDS + 3):  # three uncounted turns warm each up
-            for name, call in calls.items():
-                seen.clear()
-                started = time.perf_counter()
-                call()
-                elapsed = time.perf_counter() - started
-                if turn >= 3:
-                    totals[name].append(elapsed)
-                    for label, seconds in seen:
-                        cursor[name][label] += seconds
-    print_statements(totals, cursor)
+        found = interleaved([watched(name, call) for name, call in calls.items()], ROUNDS, WARMUP)
+    cursor: dict[str, dict[str, float]] = {name: defaultdict(float) for name in calls}
+    for name, each in turns.items():
+        for label, seconds in chain.from_iterable(each[WARMUP:]):  # warm-ups not counted
+            cursor[name][label] += seconds
+    print_statements(dict(zip(calls, found, strict=True)), cursor)
 
 
 def print_statements(totals: dict[str, list[float]], cursor: dict[str, dict[str, float]]) -> None:
